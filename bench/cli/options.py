@@ -1,0 +1,45 @@
+"""Options shared by ``bench run`` and later subcommands (sweep), parsed in one place."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.datasets.colored_mnist import MODES, ColoredMNISTSpec
+from bench.errors import ConfigError
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="colored", help="training dataset (default: colored)")
+    p.add_argument("--source", default="auto",
+                   help="digit source: auto (default), mnist or mnist-5k")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="folder holding MNIST/raw (default: $BENCH_DATA_ROOT or a user cache)")
+    p.add_argument("--conflict-ratio", type=float, default=0.05,
+                   help="share of training images in a random colour (default 0.05)")
+    p.add_argument("--mode", choices=MODES, default="background", help="colouring mode")
+    p.add_argument("--jitter", type=float, default=0.0,
+                   help="colour jitter std for --mode foreground")
+    p.add_argument("--backbone", default="baseline")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.add_argument("--store", type=Path, default=None,
+                   help="results database (default: $BENCH_STORE or runs/results.sqlite)")
+
+
+def data_spec(args: argparse.Namespace, source: str) -> ColoredMNISTSpec:
+    return ColoredMNISTSpec(source=source, conflict_ratio=args.conflict_ratio, mode=args.mode,
+                            jitter=args.jitter)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def check_ratio(value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"--conflict-ratio {value}: must be between 0 and 1 (e.g. 0.05)")

@@ -1,0 +1,93 @@
+"""Builds, caches and loads all splits of one Colored MNIST spec.
+
+The cache is keyed by the spec hash and the dataset name, so a cache hit never reads the
+MNIST files. Files are written atomically: an interrupted write never leaves a half file.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bench.errors import DataError
+from bench.registry import DATASETS
+from bench.datasets.colored_mnist import ColoredMNISTSpec, Split, build_split, split_train_val
+from bench.datasets.digits import DigitSet, load_digits
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("BENCH_CACHE_DIR")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "lazy-artist-bench" / "splits"
+
+
+def test_dataset_names() -> list[str]:
+    return [n for n, b in DATASETS.items() if b.role == "test"]
+
+
+@dataclass
+class Splits:
+    """``train`` and ``val`` (from the training dataset) plus every test dataset by name."""
+    train: Split
+    val: Split
+    tests: dict[str, Split]
+    seconds: float = 0.0
+    cache_hit: bool = False
+
+    def all(self) -> dict[str, Split]:
+        return {"train": self.train, "val": self.val, **self.tests}
+
+
+def _save(split: Split, path: Path) -> None:
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"images": split.images, "digits": split.digits, "colors": split.colors}, tmp)
+    os.replace(tmp, path)
+
+
+def _load(path: Path, name: str) -> Split:
+    try:
+        blob = torch.load(path, weights_only=True)
+        return Split(name, blob["images"], blob["digits"], blob["colors"])
+    except Exception:
+        return None  # a corrupt cache entry is rebuilt, never trusted
+
+
+def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
+                   data_root: Path | None = None, cache_dir: Path | None = None,
+                   use_cache: bool = True) -> Splits:
+    start = time.perf_counter()
+    builder = DATASETS.get(train_dataset)
+    if builder.role != "train":
+        raise DataError(f"dataset {train_dataset!r} is a test dataset; train on one of "
+                        f"{[n for n, b in DATASETS.items() if b.role == 'train']}")
+    folder = Path(cache_dir or default_cache_dir()) / spec.hash()
+    names = [train_dataset, *test_dataset_names()]
+    loaded: dict[str, Split] = {}
+    if use_cache:
+        for name in names:
+            path = folder / f"{name}.pt"
+            split = _load(path, name) if path.exists() else None
+            if split is not None:
+                loaded[name] = split
+    hit = len(loaded) == len(names)
+    if not hit:
+        digits: DigitSet = load_digits(spec.source, data_root)
+        for name in names:
+            if name in loaded:
+                continue
+            source = digits.train if DATASETS.get(name).role == "train" else digits.test
+            loaded[name] = build_split(name, source, spec)
+            if use_cache:
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    _save(loaded[name], folder / f"{name}.pt")
+                except OSError:
+                    pass  # an unwritable cache only costs speed
+    train, val = split_train_val(loaded[train_dataset], spec)
+    tests = {n: loaded[n] for n in names[1:]}
+    return Splits(train, val, tests, time.perf_counter() - start, hit)

@@ -1,0 +1,41 @@
+"""Batched inference and the accuracy metrics stored for every run."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bench import metrics
+from bench.datasets.colored_mnist import Split
+from bench.supervision import to_float_images
+
+EVAL_BATCH = 2048
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+    """Predicted classes for float images already on the model's device."""
+    was_training = model.training
+    model.eval()
+    preds = [model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)]
+    model.train(was_training)
+    return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
+
+
+def evaluate_splits(model: nn.Module, splits: dict[str, Split], device: torch.device,
+                    float_images: dict[str, torch.Tensor] | None = None,
+                    prefix: str = "") -> tuple[dict[str, float], list[list[int]] | None]:
+    """``acc_<split>`` for every split, ``worst_group_acc`` on ``conflicting`` and its
+    confusion matrix."""
+    out: dict[str, float] = {}
+    confusion = None
+    for name, split in splits.items():
+        images = (float_images or {}).get(name)
+        if images is None:
+            images = to_float_images(split.images, device)
+        pred = predict(model, images).cpu()
+        out[f"{prefix}acc_{name}"] = metrics.accuracy(pred, split.digits)
+        if name == "conflicting":
+            out[f"{prefix}worst_group_acc"] = metrics.worst_group_accuracy(
+                pred, split.digits, split.groups)
+            confusion = metrics.confusion_matrix(pred, split.digits)
+    return out, confusion

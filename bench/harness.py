@@ -1,0 +1,98 @@
+"""Runs one (spec, seed): data, fit, evaluation, record. No CLI or store concerns here."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from bench.data import Splits, prepare_splits
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.errors import BenchError, ConfigError
+from bench.evaluate import evaluate_splits
+from bench.hparams import resolve
+from bench.method import Method, Progress, RunContext
+from bench.record import RunRecord, RunSpec, git_commit, package_versions
+from bench.registry import METHODS
+from bench.supervision import SplitView
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is visible; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {name}: expected auto, cpu or cuda")
+    return torch.device(name)
+
+
+def make_spec(method: str, overrides: dict[str, Any], data: ColoredMNISTSpec,
+              dataset: str = "colored", backbone: str = "baseline",
+              extras: dict[str, Any] | None = None) -> RunSpec:
+    """A run spec with the method's full, resolved hyperparameters (defaults + overrides)."""
+    cls: type[Method] = METHODS.get(method)
+    hparams = dataclasses.asdict(resolve(cls.Hparams, overrides))
+    data_fields = {k: v for k, v in data.to_dict().items() if k != "seed"}
+    return RunSpec(method, hparams, data_fields, dataset, backbone, dict(extras or {}))
+
+
+# after_fit(model, splits, ctx, record) -> extra metrics; runs after evaluation, timed by
+# the hook itself. Diagnostics and weight keeping plug in here, not inside the harness.
+AfterFit = Callable[[nn.Module, Splits, RunContext, RunRecord], dict[str, float]]
+
+
+@dataclass
+class RunEnvironment:
+    device: torch.device
+    data_root: Path | None = None
+    cache_dir: Path | None = None
+    progress: Progress = dataclasses.field(default_factory=Progress)
+    after_fit: list[AfterFit] = dataclasses.field(default_factory=list)
+
+
+def execute(spec: RunSpec, seed: int, env: RunEnvironment) -> RunRecord:
+    """Trains and evaluates one seed. Bad configuration or data raises BenchError; anything
+    that goes wrong inside training (an exception, a NaN loss) becomes a failed record."""
+    cls: type[Method] = METHODS.get(spec.method)
+    record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
+                       versions=package_versions(), git_commit=git_commit())
+    data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
+    splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
+    timings = {"seconds_data": splits.seconds}
+    try:
+        start = time.perf_counter()
+        train = SplitView(splits.train, env.device, cls.supervision.allows("train"))
+        val = SplitView(splits.val, env.device, cls.supervision.allows("val"))
+        generator = torch.Generator().manual_seed(seed)
+        ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone,
+                         progress=env.progress)
+        method = cls(resolve(cls.Hparams, spec.hparams))
+        timings["seconds_data"] += time.perf_counter() - start
+        start = time.perf_counter()
+        fit = method.fit(ctx)
+        timings["seconds_train"] = time.perf_counter() - start
+        start = time.perf_counter()
+        eval_splits = {"train": splits.train, "val": splits.val, **splits.tests}
+        cached = {"train": train.images, "val": val.images}
+        metrics, confusion = evaluate_splits(fit.model, eval_splits, env.device, cached)
+        if fit.final_model is not None:
+            final, _ = evaluate_splits(fit.final_model, splits.tests, env.device, prefix="final_")
+            metrics.update(final)
+        timings["seconds_eval"] = time.perf_counter() - start
+        metrics.update({k: float(v) for k, v in fit.logs.items()})
+        record.metrics = {**metrics, **timings}
+        record.confusion = confusion
+        for hook in env.after_fit:
+            record.metrics.update(hook(fit.model, splits, ctx, record))
+        record.status = "completed"
+    except (BenchError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # recorded, and the other seeds go on
+        record.error = f"{type(exc).__name__}: {exc}"
+        record.metrics = timings
+    return record

@@ -1,0 +1,89 @@
+"""The method contract and the run context a method receives.
+
+A method is one file in ``methods/``: a frozen ``Hparams`` dataclass with the published
+defaults, a declared :class:`Supervision`, and ``fit(ctx) -> FitResult``. Methods never pick
+devices, seed global RNGs or open files: the :class:`RunContext` hands them a device, a
+``torch.Generator`` and the data views their supervision allows.
+"""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from bench.backbones import build_backbone
+from bench.supervision import SplitView, Supervision
+
+
+@dataclass
+class FitResult:
+    """``model`` is the selected model (validation rule); ``final_model`` the last epoch's,
+    stored as ``final_*`` metrics. ``logs`` are extra numbers the method wants stored."""
+    model: nn.Module
+    final_model: nn.Module | None = None
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+class Progress:
+    """Progress sink; the CLI replaces it with a rich progress bar."""
+
+    def start(self, phase: str, total: int) -> None: ...
+
+    def advance(self, steps: int) -> None: ...
+
+
+@dataclass
+class RunContext:
+    train: SplitView
+    val: SplitView
+    device: torch.device
+    generator: torch.Generator
+    supervision: Supervision
+    backbone: str = "baseline"
+    num_classes: int = 10
+    progress: Progress = field(default_factory=Progress)
+
+    def new_model(self) -> nn.Module:
+        """A fresh backbone, initialised from the run's generator without touching (or
+        leaving changed) the global torch RNG."""
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build_backbone(self.backbone, self.num_classes)
+        return model.to(self.device)
+
+    def seed_from_generator(self) -> int:
+        return int(torch.randint(0, 2**62, (1,), generator=self.generator))
+
+
+class Method(ABC):
+    """Subclass, set the class attributes, implement ``fit``; register with
+    ``@METHODS.register("name")``."""
+
+    Hparams: ClassVar[type]
+    supervision: ClassVar[Supervision] = Supervision.NONE
+    reference: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    is_reference_model: ClassVar[bool] = False   # e.g. greyscale, group-balanced
+
+    def __init__(self, hparams: Any = None):
+        self.hparams = hparams if hparams is not None else self.Hparams()
+
+    @abstractmethod
+    def fit(self, ctx: RunContext) -> FitResult:
+        ...
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return dataclasses.asdict(cls.Hparams())
+
+
+def make_method(cls: type[Method], overrides: dict[str, Any] | None = None) -> Method:
+    return cls(dataclasses.replace(cls.Hparams(), **(overrides or {})))
+
+
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]

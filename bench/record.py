@@ -1,0 +1,108 @@
+"""The run record: one typed, versioned row per (run spec, seed)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+TRACKED_PACKAGES = ("lazy-artist-bench", "torch", "torchvision", "numpy", "scikit-learn",
+                    "devinterp")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a run except its seed; hashed into the store key."""
+    method: str
+    hparams: dict[str, Any]
+    data: dict[str, Any]          # ColoredMNISTSpec fields, seed excluded
+    dataset: str = "colored"
+    backbone: str = "baseline"
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. diagnostics settings
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def key(self, seed: int) -> str:
+        return f"{self.hash()}/{seed}"
+
+
+@dataclass
+class RunRecord:
+    spec: RunSpec
+    seed: int
+    status: str                          # "completed" or "failed"
+    supervision: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    confusion: list[list[int]] | None = None
+    error: str | None = None
+    device: str = "cpu"
+    versions: dict[str, str] = field(default_factory=dict)
+    git_commit: str | None = None
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(
+        timespec="seconds"))
+    schema_version: int = SCHEMA_VERSION
+    id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return self.spec.key(self.seed)
+
+    @property
+    def source(self) -> str:
+        return self.spec.data.get("source", "?")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The public JSON shape (``bench results --format json``)."""
+        return {"id": self.id, "key": self.key, "method": self.spec.method,
+                "dataset": self.spec.dataset, "source": self.source, "seed": self.seed,
+                "status": self.status, "supervision": self.supervision,
+                "hparams": self.spec.hparams, "data": self.spec.data,
+                "backbone": self.spec.backbone, "extras": self.spec.extras,
+                "metrics": self.metrics, "confusion_conflicting": self.confusion,
+                "error": self.error, "device": self.device, "versions": self.versions,
+                "git_commit": self.git_commit, "created_at": self.created_at,
+                "schema_version": self.schema_version}
+
+    @classmethod
+    def from_json_dict(cls, d: dict[str, Any]) -> "RunRecord":
+        if d.get("schema_version", 0) > SCHEMA_VERSION:
+            raise ValueError(f"record schema {d['schema_version']} is newer than this "
+                             f"bench ({SCHEMA_VERSION}); upgrade lazy-artist-bench")
+        spec = RunSpec(d["method"], d["hparams"], d["data"], d["dataset"], d["backbone"],
+                       d.get("extras", {}))
+        return cls(spec, d["seed"], d["status"], d["supervision"], d["metrics"],
+                   d.get("confusion_conflicting"), d.get("error"), d.get("device", "cpu"),
+                   d.get("versions", {}), d.get("git_commit"), d["created_at"],
+                   d["schema_version"], d.get("id"))
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the bench checkout when it is a git repository, else None."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

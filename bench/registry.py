@@ -1,0 +1,88 @@
+"""One generic registry for methods, datasets, digit sources and backbones.
+
+Names are written once, next to the code they name (``@METHODS.register("jtt")``).
+Duplicates raise, unknown names suggest the closest match, and installed third-party
+packages plug in through entry points (group ``bench.methods``, ``bench.datasets``, ...)
+without any change to this repository.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from importlib.metadata import entry_points
+from typing import Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class RegistryError(LookupError):
+    """An unknown or duplicated registry name; the message says what to do."""
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str, entry_point_group: str | None = None,
+                 builtin_modules: tuple[str, ...] = ()):
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._builtin_modules = builtin_modules
+        self._items: dict[str, T] = {}
+        self._loaded = False
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: ``@REGISTRY.register("name")``."""
+        def decorate(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+        return decorate
+
+    def add(self, name: str, obj: T) -> None:
+        if name in self._items and self._items[name] is not obj:
+            raise RegistryError(f"{self.kind} {name!r} is registered twice "
+                                f"({self._items[name]!r} and {obj!r}); pick another name")
+        self._items[name] = obj
+
+    def _load(self) -> None:
+        # Lazy so that importing bench stays cheap and plugins can import bench themselves.
+        if self._loaded:
+            return
+        self._loaded = True
+        for module in self._builtin_modules:
+            importlib.import_module(module)
+        if self.entry_point_group:
+            for ep in entry_points(group=self.entry_point_group):
+                if ep.name in self._items:
+                    continue
+                target = ep.load()
+                # A plugin may register itself on import; otherwise the entry point is the object.
+                if ep.name not in self._items:
+                    self.add(ep.name, target)
+
+    def get(self, name: str) -> T:
+        self._load()
+        try:
+            return self._items[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._items, n=1, cutoff=0.4)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise RegistryError(f"unknown {self.kind} {name!r}{hint} "
+                                f"(known: {', '.join(sorted(self._items))})") from None
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        self._load()
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(n, self._items[n]) for n in self.names()]
+
+
+METHODS: Registry = Registry("method", "bench.methods", ("bench.methods",))
+DATASETS: Registry = Registry("dataset", "bench.datasets", ("bench.datasets",))
+SOURCES: Registry = Registry("digit source", "bench.sources", ("bench.datasets",))
+BACKBONES: Registry = Registry("backbone", "bench.backbones", ("bench.backbones",))

@@ -1,0 +1,106 @@
+"""The harness's training loop: minibatch SGD over tensors already on the device.
+
+Methods change *what* is optimised (an objective, sample weights, extra parameters); the
+loop owns *how*: batching from the run's generator, progress, NaN detection, and model
+selection on the validation split (never on a test split).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench import metrics
+from bench.evaluate import predict
+from bench.method import FitResult, RunContext
+
+PROGRESS_EVERY = 50  # steps between progress updates and NaN checks (a sync point on GPU)
+
+
+@dataclass(frozen=True)
+class SGDConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+
+# objective(model, x, y, index) -> scalar loss; index lets a method look up per-example state.
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                  index: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(x), y)
+
+
+def epoch_order(n: int, ctx: RunContext, sample_weights: torch.Tensor | None) -> torch.Tensor:
+    """A permutation, or n draws with replacement proportional to ``sample_weights``."""
+    if sample_weights is None:
+        order = torch.randperm(n, generator=ctx.generator)
+    else:
+        order = torch.multinomial(sample_weights.detach().cpu().double(), n, replacement=True,
+                                  generator=ctx.generator)
+    return order.to(ctx.device)
+
+
+def validation_score(model: nn.Module, ctx: RunContext, rule: str) -> float:
+    pred = predict(model, ctx.val.images)
+    if rule == "val_worst_group_acc":
+        return metrics.worst_group_accuracy(pred, ctx.val.digits, ctx.val.groups)
+    return metrics.accuracy(pred, ctx.val.digits)
+
+
+def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objective = cross_entropy,
+          sample_weights: torch.Tensor | None = None, extra_parameters: Iterable[nn.Parameter] = (),
+          select: bool = True, phase: str = "train",
+          on_epoch_end: Callable[[int], None] | None = None) -> FitResult:
+    """Trains ``model`` in place. With ``select`` the returned ``model`` is the epoch that scored
+    best on validation (the supervision's rule) and ``final_model`` the last epoch."""
+    params = list(model.parameters()) + list(extra_parameters)
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
+    images, digits = ctx.train.images, ctx.train.digits
+    n = len(digits)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    ctx.progress.start(phase, cfg.epochs * steps_per_epoch)
+    rule = ctx.supervision.selection_rule()
+    best_score, best_state, best_epoch = -math.inf, None, -1
+    model.train()
+    for epoch in range(cfg.epochs):
+        order = epoch_order(n, ctx, sample_weights)
+        running = torch.zeros((), device=ctx.device)
+        reported = 0
+        for step, start in enumerate(range(0, n, cfg.batch_size), 1):
+            index = order[start:start + cfg.batch_size]
+            loss = objective(model, images.index_select(0, index), digits.index_select(0, index),
+                             index)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += loss.detach()
+            if step % PROGRESS_EVERY == 0 or step == steps_per_epoch:
+                if not math.isfinite(running.item()):
+                    raise FloatingPointError(f"{phase}: loss is not finite at epoch {epoch + 1}, "
+                                             f"step {step}; lower the learning rate")
+                ctx.progress.advance(step - reported)
+                reported = step
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+        if select:
+            score = validation_score(model, ctx, rule)
+            if score > best_score:
+                best_score, best_epoch = score, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if not select or best_state is None:
+        return FitResult(model=model)
+    final = copy.deepcopy(model)
+    model.load_state_dict(best_state)
+    return FitResult(model=model, final_model=final,
+                     logs={"selected_epoch": best_epoch + 1, f"selected_{rule}": best_score})

@@ -1,0 +1,168 @@
+"""Colored MNIST: the "lazy artist" benchmark.
+
+One frozen :class:`ColoredMNISTSpec` (palette, conflict ratio, colouring mode, seed, ...)
+is hashed and shared by every split. Registered datasets (role ``train`` or ``test``):
+
+``colored``      training digits; with probability 1 - r an image wears its digit's colour,
+                 otherwise a uniformly random one (so the aligned share is 1 - r + r/10).
+                 Split into ``train`` and a held-out ``val`` with the same bias.
+``aligned``      test digits in their own colour.
+``conflicting``  test digits in one of the nine other colours, uniformly; never their own.
+``cycled``       digit d wears the colour of (d + 1) mod 10.
+``greyscale``    no colour: three equal channels (colour index -1).
+
+Colouring modes: ``background`` (the seed's images: white strokes over a per-pixel uniform
+noise texture times the colour) and ``foreground`` (coloured strokes on black, the colour
+jittered per image with Gaussian noise of std ``jitter``, as in LfF / Learning Not to Learn).
+Generation is vectorised and deterministic per spec; images are quantised to uint8 so that a
+fresh generation and a cache hit are bit-identical.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+
+from bench.registry import DATASETS
+from bench.datasets.digits import Digits
+
+# Ten well-separated colours (Sasha Trubetskoy's distinct palette), index = digit.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 190),
+)
+MODES = ("background", "foreground")
+
+
+@dataclass(frozen=True)
+class ColoredMNISTSpec:
+    source: str = "mnist"
+    conflict_ratio: float = 0.05
+    mode: str = "background"
+    jitter: float = 0.0
+    val_fraction: float = 0.1
+    seed: int = 0
+    palette: tuple[tuple[int, int, int], ...] = field(default=PALETTE)
+
+    def __post_init__(self):
+        from bench.errors import ConfigError
+        if not 0.0 <= self.conflict_ratio <= 1.0:
+            raise ConfigError(f"conflict ratio must be in [0, 1], got {self.conflict_ratio}")
+        if self.mode not in MODES:
+            raise ConfigError(f"colouring mode must be one of {MODES}, got {self.mode!r}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val fraction must be in (0, 1), got {self.val_fraction}")
+        if len(self.palette) != 10:
+            raise ConfigError("the palette needs exactly 10 colours")
+        object.__setattr__(self, "palette", tuple(tuple(int(v) for v in c) for c in self.palette))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Coloured images (uint8, N x 3 x 28 x 28), digit labels, colour indices (-1 = none)."""
+    name: str
+    images: torch.Tensor
+    digits: torch.Tensor
+    colors: torch.Tensor
+
+    @property
+    def groups(self) -> torch.Tensor:
+        """Group = (digit, colour) as digit * 10 + colour; -1 where there is no colour."""
+        return torch.where(self.colors >= 0, self.digits * 10 + self.colors, -1)
+
+    def __len__(self) -> int:
+        return len(self.digits)
+
+    def subset(self, index: torch.Tensor, name: str | None = None) -> "Split":
+        return Split(name or self.name, self.images[index], self.digits[index], self.colors[index])
+
+
+@dataclass(frozen=True)
+class DatasetBuilder:
+    role: str  # "train" (built from training digits) or "test" (from test digits)
+    choose_colors: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
+
+
+def paint(grey: torch.Tensor, colors: torch.Tensor, spec: ColoredMNISTSpec,
+          generator: torch.Generator) -> torch.Tensor:
+    """Colours uint8 grey digits (N, 28, 28) by colour index; returns uint8 (N, 3, 28, 28)."""
+    x = grey.float().div_(255).unsqueeze(1)
+    palette = torch.tensor(spec.palette, dtype=torch.float32) / 255
+    rgb = palette[colors.clamp(min=0)]
+    if spec.mode == "background":
+        noise = torch.rand(grey.shape, generator=generator).unsqueeze(1)
+        painted = x + (1 - x) * noise * rgb[:, :, None, None]
+    else:
+        if spec.jitter > 0:
+            rgb = (rgb + spec.jitter * torch.randn(rgb.shape, generator=generator)).clamp_(0, 1)
+        painted = x * rgb[:, :, None, None]
+    painted = torch.where((colors < 0)[:, None, None, None], x.expand_as(painted), painted)
+    return painted.mul_(255).round_().to(torch.uint8)
+
+
+def _biased(digits: torch.Tensor, r: float, g: torch.Generator) -> torch.Tensor:
+    random = torch.randint(0, 10, digits.shape, generator=g)
+    flip = torch.rand(digits.shape, generator=g) < r
+    return torch.where(flip, random, digits)
+
+
+def _register(name: str, role: str):
+    def decorate(fn):
+        DATASETS.add(name, DatasetBuilder(role, fn))
+        return fn
+    return decorate
+
+
+@_register("colored", "train")
+def _colored(digits, r, g):
+    return _biased(digits, r, g)
+
+
+@_register("aligned", "test")
+def _aligned(digits, r, g):
+    return digits.clone()
+
+
+@_register("conflicting", "test")
+def _conflicting(digits, r, g):
+    return (digits + torch.randint(1, 10, digits.shape, generator=g)) % 10
+
+
+@_register("cycled", "test")
+def _cycled(digits, r, g):
+    return (digits + 1) % 10
+
+
+@_register("greyscale", "test")
+def _greyscale(digits, r, g):
+    return torch.full_like(digits, -1)
+
+
+def build_split(name: str, digits: Digits, spec: ColoredMNISTSpec) -> Split:
+    """Builds one dataset deterministically from the spec (its seed and the dataset name)."""
+    builder: DatasetBuilder = DATASETS.get(name)
+    # One generator per dataset, seeded from spec and name: adding a dataset never changes
+    # the images of another.
+    seed = int(hashlib.sha256(f"{spec.hash()}/{name}".encode()).hexdigest()[:15], 16)
+    g = torch.Generator().manual_seed(seed)
+    colors = builder.choose_colors(digits.labels, spec.conflict_ratio, g)
+    return Split(name, paint(digits.images, colors, spec, g), digits.labels.clone(), colors)
+
+
+def split_train_val(colored: Split, spec: ColoredMNISTSpec) -> tuple[Split, Split]:
+    """Carves the validation split out of the training data (same bias, never test data)."""
+    g = torch.Generator().manual_seed(spec.seed)
+    order = torch.randperm(len(colored), generator=g)
+    n_val = int(round(len(colored) * spec.val_fraction))
+    return (colored.subset(order[n_val:].sort().values, "train"),
+            colored.subset(order[:n_val].sort().values, "val"))

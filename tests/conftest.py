@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny, offline Colored MNIST built from the bundled 5,000 digits."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.data import prepare_splits
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.method import RunContext
+from bench.supervision import SplitView, Supervision
+
+TINY_SPEC = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_paths(tmp_path_factory, monkeypatch):
+    """Every test gets its own split cache and results store; nothing touches the user's."""
+    cache = tmp_path_factory.getbasetemp() / "split-cache"   # shared by the session: speed
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
+    monkeypatch.setenv("BENCH_STORE", str(tmp_path_factory.mktemp("store") / "results.sqlite"))
+
+
+@pytest.fixture(scope="session")
+def tiny_splits(tmp_path_factory):
+    return prepare_splits(TINY_SPEC, cache_dir=tmp_path_factory.mktemp("tiny-cache"))
+
+
+def make_context(splits, supervision: Supervision = Supervision.NONE, seed: int = 0,
+                 limit: int | None = 1200) -> RunContext:
+    """A CPU run context over (a prefix of) the tiny splits, as the harness would build it."""
+    train = splits.train if limit is None else splits.train.subset(torch.arange(limit))
+    device = torch.device("cpu")
+    return RunContext(SplitView(train, device, supervision.allows("train")),
+                      SplitView(splits.val, device, supervision.allows("val")),
+                      device, torch.Generator().manual_seed(seed), supervision)
+
+
+@pytest.fixture
+def tiny_context(tiny_splits):
+    return make_context(tiny_splits)
