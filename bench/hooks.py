@@ -22,4 +22,14 @@ def spec_extras(options: HookOptions) -> dict[str, Any]:
 
 
 def after_fit_hooks(options: HookOptions) -> list[AfterFit]:
-    return []
+    return [*weights_hooks(options)]
+
+
+def weights_hooks(options: HookOptions) -> list[AfterFit]:
+    """Keeping the selected model's weights (for ``bench explain``). Keep these hooks
+    last, so that a diagnostic that fails leaves no weights behind for a failed record."""
+    if not options.keep_weights:
+        return []
+    from bench.store import default_store_path
+    from bench.weights import keep_weights_hook, weights_dir_for
+    return [keep_weights_hook(options.weights_dir or weights_dir_for(default_store_path()))]

@@ -11,10 +11,12 @@ from bench.cli.options import add_data_options, check_ratio, data_spec, positive
 from bench.cli.progress import RichProgress, make_bar
 from bench.datasets.digits import resolve_source
 from bench.harness import RunEnvironment, execute, make_spec, resolve_device
+from bench.hooks import HookOptions, after_fit_hooks
 from bench.hparams import parse_overrides
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store
 from bench.summary import HEADLINE_METRICS, summary_rows
+from bench.weights import weights_dir_for
 
 
 def add_parser(sub) -> None:
@@ -27,6 +29,8 @@ def add_parser(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hyperparameter (repeatable)")
     p.add_argument("--force", action="store_true", help="rerun seeds already stored")
+    p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
+                   help="do not keep the selected model's weights (bench explain needs them)")
     add_data_options(p)
     p.set_defaults(func=run)
 
@@ -50,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     spec = make_spec(args.method, overrides, data_spec(args, source), args.dataset, args.backbone)
     store = Store(args.store)
     store.check_writable()
-    env = RunEnvironment(device, args.data_root)
+    hook_options = HookOptions(keep_weights=args.keep_weights,
+                               weights_dir=weights_dir_for(store.path))
+    env = RunEnvironment(device, args.data_root, after_fit=after_fit_hooks(hook_options))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     console.print(f"[bold]{args.method}[/] on {args.dataset} ({source}, r={args.conflict_ratio}, "
                   f"{args.mode}) · device {device} · spec {spec.hash()} · store {store.path}")

@@ -1,0 +1,113 @@
+"""Keeping a run's selected model so that ``bench explain`` can open it later.
+
+One file per (spec, seed): ``<store folder>/weights/<spec hash>/<seed>.pt``, holding only
+tensors and strings, ``{"backbone": name, "state_dict": ..., "feature_mask": tensor or None}``,
+so it loads with ``torch.load(weights_only=True)`` (no pickled code runs on load). A model
+that masks pooled units (a unit-ablation method) is saved as its backbone plus the mask and
+rebuilt as a :class:`UnitMaskedNet`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.backbones import build_backbone
+from bench.errors import BenchError
+
+WEIGHTS_FOLDER = "weights"
+# Attribute names under which a wrapper may hold its backbone, next to ``feature_mask``.
+_INNER_NAMES = ("base", "backbone", "model", "inner")
+
+
+class WeightsMissing(BenchError):
+    """The run kept no weights (or the file is gone or unreadable)."""
+
+
+class UnitMaskedNet(nn.Module):
+    """A backbone whose pooled units are multiplied by a fixed mask (0 = unit ablated)."""
+
+    def __init__(self, base: nn.Module, feature_mask: torch.Tensor):
+        super().__init__()
+        self.base = base
+        self.register_buffer("feature_mask", feature_mask.detach().float().clone())
+        self.classifier = base.classifier
+        self.num_features = base.num_features
+
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base.feature_maps(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base.features(x) * self.feature_mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def split_wrapper(model: nn.Module) -> tuple[nn.Module, torch.Tensor | None]:
+    """(backbone, feature mask or None). A wrapper is recognised by a ``feature_mask``
+    tensor next to its backbone in one of the attributes ``base``, ``backbone``, ``model``
+    or ``inner``; anything else is taken to be a backbone itself."""
+    mask = getattr(model, "feature_mask", None)
+    if isinstance(mask, torch.Tensor):
+        for name in _INNER_NAMES:
+            inner = getattr(model, name, None)
+            if isinstance(inner, nn.Module):
+                return inner, mask
+    return model, None
+
+
+def weights_dir_for(store_path: Path | str) -> Path:
+    return Path(store_path).parent / WEIGHTS_FOLDER
+
+
+def weights_path(weights_dir: Path | str, key: str) -> Path:
+    """``key`` is a record key, ``<spec hash>/<seed>``."""
+    spec_hash, seed = key.split("/")
+    return Path(weights_dir) / spec_hash / f"{seed}.pt"
+
+
+def save_model(model: nn.Module, backbone: str, path: Path | str) -> Path:
+    """Writes atomically (temporary file, then rename): a reader never sees half a file."""
+    base, mask = split_wrapper(model)
+    payload = {"backbone": backbone,
+               "state_dict": {k: v.detach().cpu().clone() for k, v in base.state_dict().items()},
+               "feature_mask": None if mask is None else mask.detach().cpu().float().clone()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_model(path: Path | str, device: torch.device | str = "cpu") -> nn.Module:
+    """Rebuilds the saved model in eval mode. Raises WeightsMissing (one line) when the
+    file is absent or not a weights file."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsMissing(f"no kept weights at {path}; rerun the run without "
+                             f"--no-keep-weights (add --force to replace a stored seed)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_backbone(payload["backbone"])
+        model.load_state_dict(payload["state_dict"])
+    except Exception as exc:  # corrupt, truncated, or not ours
+        raise WeightsMissing(f"cannot read kept weights {path} ({type(exc).__name__}: {exc}); "
+                             f"rerun the run to write them again") from None
+    if payload.get("feature_mask") is not None:
+        model = UnitMaskedNet(model, payload["feature_mask"])
+    return model.to(device).eval()
+
+
+def keep_weights_hook(weights_dir: Path | str):
+    """An ``after_fit`` hook that saves the selected model; it adds no metric."""
+    def keep_weights(model, splits, ctx, record) -> dict[str, float]:
+        save_model(model, record.spec.backbone, weights_path(weights_dir, record.key))
+        return {}
+    return keep_weights
