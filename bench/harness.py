@@ -55,14 +55,18 @@ class RunEnvironment:
     after_fit: list[AfterFit] = dataclasses.field(default_factory=list)
 
 
-def execute(spec: RunSpec, seed: int, env: RunEnvironment) -> RunRecord:
+def execute(spec: RunSpec, seed: int, env: RunEnvironment,
+            splits: Splits | None = None) -> RunRecord:
     """Trains and evaluates one seed. Bad configuration or data raises BenchError; anything
-    that goes wrong inside training (an exception, a NaN loss) becomes a failed record."""
+    that goes wrong inside training (an exception, a NaN loss) becomes a failed record.
+    ``splits``: already prepared for this spec's data and seed (a sweep's driver prepares
+    them once and ships them to workers); by default they are prepared here."""
     cls: type[Method] = METHODS.get(spec.method)
     record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
                        versions=package_versions(), git_commit=git_commit())
-    data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
-    splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
+    if splits is None:
+        data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
+        splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
     timings = {"seconds_data": splits.seconds}
     try:
         start = time.perf_counter()
