@@ -10,15 +10,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.record import RunRecord
 from bench.store import Store
 
 TABLE_METRICS = ("acc_aligned", "acc_conflicting", "acc_cycled", "acc_greyscale",
-                 "worst_group_acc", "seconds_train")
+                 "worst_group_acc", "seconds_train",
+                 # headline diagnostics (bench.diagnostics); their settings are in the json extras
+                 "color_following", "gradcam_shape_share", "eps_to_flip_conflicting", "llc")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("results", help="show stored runs")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table",
+                   help="jsonl: one record per line, sorted keys (leaderboards/records/ format)")
+    p.add_argument("--out", type=Path, default=None, help="write to this file (json/jsonl/csv)")
     p.add_argument("--method", default=None, help="only this method")
     p.add_argument("--status", choices=("completed", "failed"), default=None)
     p.add_argument("--store", type=Path, default=None)
@@ -28,25 +33,40 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     with Store(args.store) as store:
         records = store.records(method=args.method, status=args.status)
-    if args.format == "json":
-        json.dump([r.to_json_dict() for r in records], sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
-    elif args.format == "csv":
+    if args.format != "table":
+        if args.out is None:
+            write_records(records, args.format, sys.stdout)
+            return 0
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", encoding="utf-8", newline="") as stream:
+            write_records(records, args.format, stream)
+        return 0
+    table = Table(title=f"{len(records)} runs")
+    for col in ("id", "method", "source", "r", "seed", "status", *TABLE_METRICS):
+        table.add_column(col)
+    for r in records:
+        table.add_row(str(r.id), r.spec.method, r.source, str(r.spec.data["conflict_ratio"]),
+                      str(r.seed), r.status,
+                      *(f"{r.metrics[k]:.3f}" if k in r.metrics else "—" for k in TABLE_METRICS))
+    Console(width=200).print(table)
+    return 0
+
+
+def write_records(records: list[RunRecord], fmt: str, stream) -> None:
+    """json (a list), jsonl (one record per line, as in ``leaderboards/records/``) or csv;
+    keys sorted so that the same records give the same bytes."""
+    if fmt == "jsonl":
+        for r in records:
+            stream.write(json.dumps(r.to_json_dict(), sort_keys=True) + "\n")
+    elif fmt == "json":
+        json.dump([r.to_json_dict() for r in records], stream, indent=2, sort_keys=True)
+        stream.write("\n")
+    else:
         metric_names = sorted({k for r in records for k in r.metrics})
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(stream)
         writer.writerow(["id", "method", "dataset", "source", "seed", "status", "spec",
                          "hparams", *metric_names])
         for r in records:
             writer.writerow([r.id, r.spec.method, r.spec.dataset, r.source, r.seed, r.status,
                              r.spec.hash(), json.dumps(r.spec.hparams, sort_keys=True),
                              *(r.metrics.get(k, "") for k in metric_names)])
-    else:
-        table = Table(title=f"{len(records)} runs")
-        for col in ("id", "method", "source", "r", "seed", "status", *TABLE_METRICS):
-            table.add_column(col)
-        for r in records:
-            table.add_row(str(r.id), r.spec.method, r.source, str(r.spec.data["conflict_ratio"]),
-                          str(r.seed), r.status,
-                          *(f"{r.metrics[k]:.3f}" if k in r.metrics else "—" for k in TABLE_METRICS))
-        Console(width=200).print(table)
-    return 0

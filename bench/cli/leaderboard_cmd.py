@@ -1,0 +1,72 @@
+"""``bench leaderboard``: markdown pages and figures from stored and committed run records."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.leaderboard import pages
+from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.protocol import protocol_of
+from bench.leaderboard.sources import (RECORDS_DIR, export, load_records, read_records_dir,
+                                       read_store)
+from bench.store import default_store_path
+
+DEFAULT_OUT = Path("leaderboards")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("leaderboard", help="write leaderboard pages and figures from run records")
+    p.add_argument("--store", type=Path, default=None,
+                   help="results database to read (default: $BENCH_STORE or runs/results.sqlite, "
+                        "when it exists)")
+    p.add_argument("--no-store", action="store_true",
+                   help="read only the record files (what the committed pages are built from)")
+    p.add_argument("--records", type=Path, default=RECORDS_DIR,
+                   help=f"folder of exported *.jsonl records (default: {RECORDS_DIR})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help=f"where pages and figures go (default: {DEFAULT_OUT})")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write only the markdown (existing figures are left as they are)")
+    p.add_argument("--export", action="store_true",
+                   help="first add the store's completed records to <records>/<protocol>.jsonl")
+    p.set_defaults(func=run)
+
+
+def regenerate_command(args: argparse.Namespace) -> str:
+    """The command stated on every page: from the committed record files alone."""
+    return (f"bench leaderboard --no-store --records {args.records.as_posix()} "
+            f"--out {args.out.as_posix()}")
+
+
+def _store_path(args: argparse.Namespace) -> Path | None:
+    if args.no_store:
+        return None
+    if args.store is not None:
+        return args.store
+    default = default_store_path()
+    return default if default.exists() else None
+
+
+def run(args: argparse.Namespace) -> int:
+    store_path = _store_path(args)
+    if args.export:
+        if store_path is None:
+            sys.stderr.write("bench leaderboard: --export needs a results store (--store PATH)\n")
+            return 2
+        written = export(read_store(store_path), args.records, lambda r: protocol_of(r).slug)
+        for path in written:
+            print(f"exported {path}")
+    records = load_records(store_path, args.records)
+    in_files = {r.key for r in read_records_dir(args.records)}
+    store_only = [r for r in records if r.key not in in_files]
+    if store_only:
+        sys.stderr.write(f"note: {len(store_only)} record(s) come from the store only, so the "
+                         f"pages cannot be regenerated from {args.records} alone; add "
+                         f"--export to commit them\n")
+    rendered, planned = pages.render(records, MethodCatalog.from_registry(),
+                                     regenerate_command(args))
+    written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
+    print(f"{len(records)} completed runs, {len(rendered) - 1} protocol page(s): "
+          f"wrote {len(written)} file(s) under {args.out}")
+    return 0

@@ -1,0 +1,47 @@
+"""What the leaderboard needs to know about methods: default hyperparameters (to label
+variants and reconstruct ``--set`` overrides) and which methods are reference models.
+
+Built from the registry in normal use; tests pass a fixed catalog so that golden files do
+not change when a method's defaults do.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+# Reference models named by the benchmark design, used when a record's method is not
+# registered in this environment (e.g. records exported elsewhere).
+KNOWN_REFERENCES = frozenset({"greyscale", "group-balanced"})
+
+
+@dataclass(frozen=True)
+class MethodCatalog:
+    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    references: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_registry(cls) -> "MethodCatalog":
+        from bench.registry import METHODS
+        defaults, references = {}, set()
+        for name, method in METHODS.items():
+            # Through JSON, as stored records are (tuples become lists), so equal compares equal.
+            defaults[name] = json.loads(json.dumps(dataclasses.asdict(method.Hparams()),
+                                                   default=str))
+            if getattr(method, "is_reference_model", False):
+                references.add(name)
+        return cls(defaults, frozenset(references))
+
+    def is_reference(self, method: str) -> bool:
+        if method in self.defaults:
+            return method in self.references
+        return method in KNOWN_REFERENCES
+
+    def non_default(self, method: str, hparams: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Hyperparameters that differ from the method's defaults; None when the method's
+        defaults are unknown here."""
+        defaults = self.defaults.get(method)
+        if defaults is None:
+            return None
+        return {k: v for k, v in sorted(hparams.items()) if defaults.get(k, object()) != v}

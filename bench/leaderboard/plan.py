@@ -1,0 +1,125 @@
+"""Which figures a leaderboard has, decided from the records alone.
+
+Pages link exactly the planned figures, whether or not ``--no-figures`` skips drawing them,
+so the markdown never depends on that flag. Each plan carries a ``draw(path)`` closure.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bench.leaderboard import figures
+from bench.leaderboard.protocol import Protocol
+from bench.leaderboard.tables import RANK_METRIC, Row, format_value
+
+EPS_SPLITS = ("aligned", "conflicting")
+_QUANTILE_SUFFIX = {"q10": "_q10", "q25": "_q25", "median": "", "q75": "_q75", "q90": "_q90"}
+
+
+@dataclass(frozen=True)
+class PlannedFigure:
+    path: str                        # relative to the leaderboard folder
+    alt: str
+    caption: str
+    draw: Callable[[Path], Path]
+
+
+def _summed_confusion(row: Row) -> np.ndarray | None:
+    matrices = [np.asarray(r.confusion) for r in row.records if r.confusion]
+    return np.sum(matrices, axis=0) if matrices else None
+
+
+def erm_and_best(rows: list[Row]) -> tuple[Row, Row] | None:
+    """ERM (its default variant when there is one) and the non-reference row with the best
+    mean acc_conflicting among the others; both need stored confusion matrices."""
+    erm = [r for r in rows if r.method == "erm" and _summed_confusion(r) is not None]
+    others = [r for r in rows if r.method != "erm" and not r.reference
+              and r.summary(RANK_METRIC).n > 0 and _summed_confusion(r) is not None]
+    if not erm or not others:
+        return None
+    erm_row = next((r for r in erm if r.non_default == {}), erm[0])
+    best = max(others, key=lambda r: round(r.summary(RANK_METRIC).mean, 4))  # first on ties
+    return erm_row, best
+
+
+def eps_quantiles(row: Row) -> dict[str, dict[str, float]]:
+    """{split: {quantile: mean over seeds}} from the stored ``eps_to_flip_<split>[_qNN]``."""
+    out: dict[str, dict[str, float]] = {}
+    for split in EPS_SPLITS:
+        values = {}
+        for name, suffix in _QUANTILE_SUFFIX.items():
+            s = row.summary(f"eps_to_flip_{split}{suffix}")
+            if s.n > 0:
+                values[name] = s.mean
+        if values:
+            out[split] = values
+    return out
+
+
+def protocol_figures(protocol: Protocol, rows: list[Row]) -> list[PlannedFigure]:
+    planned = []
+    pair = erm_and_best(rows)
+    if pair is not None:
+        panels = [(f"{r.label} ({r.summary(RANK_METRIC).mean * 100:.1f}% on conflicting)",
+                   _summed_confusion(r)) for r in pair]
+        planned.append(PlannedFigure(
+            f"figures/{protocol.slug}-confusion.png", "confusion matrices on conflicting",
+            f"Confusion on `conflicting` (summed over seeds, rows normalised to %): "
+            f"{pair[0].label} beside the best method, {pair[1].label} "
+            f"(supervision: {pair[1].supervision}).",
+            partial(figures.confusion_pair, panels)))
+    eps_rows = [(r.label, q) for r in rows if (q := eps_quantiles(r))]
+    if eps_rows:
+        planned.append(PlannedFigure(
+            f"figures/{protocol.slug}-eps.png", "epsilon-to-flip distribution per method",
+            "ε-to-flip per method (means over seeds of the stored quantiles): box from the "
+            "25% to the 75% quantile, red line at the median, whiskers from 10% to 90%.",
+            partial(figures.eps_boxes, eps_rows)))
+    return planned
+
+
+def _settings_label(row: Row) -> tuple[str, str]:
+    """(series key, label) that stay the same across conflict ratios: method plus
+    hyperparameters and extras (row labels are per page, so they can differ between pages)."""
+    spec = row.records[0].spec
+    key = json.dumps([spec.method, spec.hparams, spec.extras], sort_keys=True)
+    if row.non_default is None:
+        return key, f"{spec.method} [{hashlib.sha256(key.encode()).hexdigest()[:6]}]"
+    parts = [f"{k}={format_value(v)}" for k, v in row.non_default.items()]
+    parts += [f"{k}={format_value(v)}" for k, v in sorted(spec.extras.items())]
+    return key, f"{spec.method} ({', '.join(parts)})" if parts else spec.method
+
+
+def ratio_figures(rows_by_protocol: dict[Protocol, list[Row]]) -> list[PlannedFigure]:
+    """One acc_conflicting-vs-conflict-ratio figure per protocol family with >= 2 ratios;
+    one series per method and settings."""
+    points: dict[Protocol, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    labels: dict[Protocol, dict[str, str]] = defaultdict(dict)
+    for protocol, rows in rows_by_protocol.items():
+        for row in rows:
+            s = row.summary(RANK_METRIC)
+            if s.n == 0:
+                continue
+            std = 0.0 if math.isnan(s.std) else s.std * 100
+            key, label = _settings_label(row)
+            points[protocol.family][key].append((protocol.conflict_ratio, s.mean * 100, std))
+            labels[protocol.family][key] = label
+    planned = []
+    for family in sorted(points, key=Protocol.sort_key):
+        if len({p[0] for pts in points[family].values() for p in pts}) < 2:
+            continue
+        series = {labels[family][k]: sorted(pts) for k, pts in sorted(points[family].items())}
+        planned.append(PlannedFigure(
+            f"figures/ratio-{family.slug}.png", "acc_conflicting against the conflict ratio",
+            f"`acc_conflicting` against the training conflict ratio ({family.title}); "
+            f"error bars: std over seeds.",
+            partial(figures.ratio_curves, series, title=family.title)))
+    return planned

@@ -1,0 +1,96 @@
+"""Protocols: records that can share a table (same data, training dataset and backbone).
+
+A protocol is everything in a run spec except the method and its settings: digit source,
+colouring mode, conflict ratio, the other data fields (jitter, validation fraction, palette),
+the training dataset and the backbone. Each protocol gets its own page, named by its slug.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.record import RunRecord
+
+MAIN = {"source": "mnist", "mode": "background", "conflict_ratio": 0.05,
+        "backbone": "baseline", "dataset": "colored"}
+_HEADLINE_FIELDS = ("source", "mode", "conflict_ratio")
+
+
+def _default_rest() -> str:
+    fields = {k: v for k, v in asdict(ColoredMNISTSpec()).items()
+              if k not in _HEADLINE_FIELDS and k != "seed"}
+    return json.dumps(fields, sort_keys=True)
+
+
+DEFAULT_REST = _default_rest()
+
+
+@dataclass(frozen=True, order=True)
+class Protocol:
+    source: str
+    mode: str
+    backbone: str
+    dataset: str
+    rest: str              # the other data fields, canonical JSON
+    conflict_ratio: float
+
+    @property
+    def is_main(self) -> bool:
+        return all(getattr(self, k) == v for k, v in MAIN.items()) and self.rest == DEFAULT_REST
+
+    @property
+    def family(self) -> "Protocol":
+        """The same protocol at every conflict ratio (ratio set to -1)."""
+        return Protocol(self.source, self.mode, self.backbone, self.dataset, self.rest, -1.0)
+
+    @property
+    def slug(self) -> str:
+        parts = [self.source, self.mode]
+        if self.conflict_ratio >= 0:
+            parts.append(f"r{self.conflict_ratio:g}")
+        parts.append(self.backbone)
+        if self.dataset != "colored":
+            parts.append(self.dataset)
+        if self.rest != DEFAULT_REST:
+            parts.append(hashlib.sha256(self.rest.encode()).hexdigest()[:8])
+        return "-".join(parts)
+
+    @property
+    def title(self) -> str:
+        text = f"{self.source} · {self.mode}"
+        if self.conflict_ratio >= 0:
+            text += f" · r = {self.conflict_ratio:g}"
+        text += f" · {self.backbone} backbone"
+        if self.dataset != "colored":
+            text += f" · trained on {self.dataset}"
+        for key, value in self.non_default_fields().items():
+            text += f" · {key} = {json.dumps(value)}"
+        return text
+
+    def non_default_fields(self) -> dict:
+        rest, default = json.loads(self.rest), json.loads(DEFAULT_REST)
+        return {k: v for k, v in sorted(rest.items()) if default.get(k) != v}
+
+    def sort_key(self) -> tuple:
+        return (not self.is_main, self.source, self.mode, self.backbone, self.dataset,
+                self.rest, self.conflict_ratio)
+
+
+def protocol_of(record: RunRecord) -> Protocol:
+    data = record.spec.data
+    rest = {k: v for k, v in data.items() if k not in _HEADLINE_FIELDS and k != "seed"}
+    rest = {**json.loads(DEFAULT_REST), **json.loads(json.dumps(rest))}
+    return Protocol(str(data.get("source", "?")), str(data.get("mode", "background")),
+                    record.spec.backbone, record.spec.dataset, json.dumps(rest, sort_keys=True),
+                    float(data.get("conflict_ratio", -1.0)))
+
+
+def group_by_protocol(records: list[RunRecord]) -> dict[Protocol, list[RunRecord]]:
+    """Records by protocol, main protocol first, then in a fixed order."""
+    groups: dict[Protocol, list[RunRecord]] = defaultdict(list)
+    for rec in records:
+        groups[protocol_of(rec)].append(rec)
+    return {p: groups[p] for p in sorted(groups, key=Protocol.sort_key)}

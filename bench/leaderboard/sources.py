@@ -1,0 +1,94 @@
+"""Where leaderboard records come from: a results store and committed ``*.jsonl`` files.
+
+Only completed runs count. Records are identified by their key (spec hash / seed). When the
+same key is in a file and in the store, **the store wins**: it is where new and rerun
+(``--force``) results land, and ``bench leaderboard --export`` then writes them back to the
+files. Between files, the record created last wins (ties: the first file in name order).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Iterable
+
+from bench.errors import DataError
+from bench.record import RunRecord
+from bench.store import Store
+
+RECORDS_DIR = Path("leaderboards") / "records"
+
+
+def record_line(record: RunRecord) -> str:
+    """One JSON line, keys sorted; the store-local row id is dropped so that a committed
+    file does not depend on which store exported it."""
+    return json.dumps({**record.to_json_dict(), "id": None}, sort_keys=True) + "\n"
+
+
+def read_jsonl(path: Path) -> list[RunRecord]:
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(RunRecord.from_json_dict(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}:{number}: not a run record ({exc}); fix or remove the "
+                            f"line (files are written by bench results --format jsonl)") from None
+    return out
+
+
+def read_records_dir(folder: Path) -> list[RunRecord]:
+    """Every record of ``folder/*.jsonl`` (missing folder: none)."""
+    if not folder.is_dir():
+        return []
+    merged: dict[str, RunRecord] = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        for rec in read_jsonl(path):
+            old = merged.get(rec.key)
+            if old is None or rec.created_at > old.created_at:
+                merged[rec.key] = rec
+    return list(merged.values())
+
+
+def read_store(path: Path) -> list[RunRecord]:
+    if not path.exists():
+        raise DataError(f"results store {path} does not exist; pass --store with an existing "
+                        f"database or --no-store to use the record files only")
+    with Store(path) as store:
+        return store.records(status="completed")
+
+
+def sort_records(records: Iterable[RunRecord]) -> list[RunRecord]:
+    return sorted(records, key=lambda r: (r.spec.method, r.spec.hash(), r.seed))
+
+
+def merge(file_records: Iterable[RunRecord], store_records: Iterable[RunRecord]) -> list[RunRecord]:
+    """Completed records, deduplicated by key (store wins), in a fixed order."""
+    merged = {r.key: r for r in file_records if r.status == "completed"}
+    merged.update({r.key: r for r in store_records if r.status == "completed"})
+    return sort_records(merged.values())
+
+
+def load_records(store_path: Path | None, records_dir: Path | None) -> list[RunRecord]:
+    files = read_records_dir(records_dir) if records_dir is not None else []
+    stored = read_store(store_path) if store_path is not None else []
+    return merge(files, stored)
+
+
+def export(store_records: Iterable[RunRecord], folder: Path,
+           file_name: Callable[[RunRecord], str]) -> list[Path]:
+    """Adds the store's completed records to ``folder/<file_name(record)>.jsonl``, keeping
+    the records already there (the store wins on equal keys). Returns the files written."""
+    by_file: dict[str, list[RunRecord]] = {}
+    for rec in store_records:
+        if rec.status == "completed":
+            by_file.setdefault(file_name(rec), []).append(rec)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in sorted(by_file):
+        path = folder / f"{name}.jsonl"
+        existing = read_jsonl(path) if path.exists() else []
+        records = merge(existing, by_file[name])
+        path.write_text("".join(record_line(r) for r in records), encoding="utf-8")
+        written.append(path)
+    return written

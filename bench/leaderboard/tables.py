@@ -1,0 +1,195 @@
+"""Leaderboard rows and their markdown table.
+
+One row per run spec (method + hyperparameters + extras) within a protocol, so a variant with
+other settings is never merged into the default one: it gets its own row, labelled with the
+settings that set it apart. Rows are ranked by mean ``acc_conflicting`` *within* their
+supervision class (a method that reads bias labels is not ranked against one that does not);
+reference models are shown but not ranked.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tabulate import tabulate
+
+from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.stats import Summary, summarize
+from bench.record import RunRecord
+from bench.supervision import Supervision
+
+RANK_METRIC = "acc_conflicting"
+MISSING = "—"
+SUPERVISION_ORDER = tuple(s.value for s in Supervision)
+
+
+@dataclass(frozen=True)
+class Column:
+    metric: str
+    header: str
+    scale: float = 1.0
+    digits: int = 3
+    with_ci: bool = False
+    bounded: bool = False   # a share in [0, 1]: the interval is clipped to it
+
+
+COLUMNS = (
+    Column(RANK_METRIC, "acc_conflicting % (mean ± std [95% CI])", 100, 2, True, True),
+    Column("acc_aligned", "acc_aligned %", 100, 1),
+    Column("worst_group_acc", "worst_group_acc %", 100, 1),
+    Column("color_following", "color_following %", 100, 1),
+    Column("acc_greyscale", "acc_greyscale %", 100, 1),
+    Column("eps_to_flip_aligned", "ε-to-flip aligned", 1, 3),
+    Column("eps_to_flip_conflicting", "ε-to-flip conflicting", 1, 3),
+    Column("llc", "LLC", 1, 2),
+    Column("seconds_train", "train s", 1, 0),
+)
+HEADERS = ("rank", "method", "supervision", "seeds", *(c.header for c in COLUMNS), "device")
+
+
+@dataclass
+class Row:
+    label: str
+    method: str
+    spec_hash: str
+    supervision: str
+    reference: bool
+    records: list[RunRecord]                  # sorted by seed
+    non_default: dict[str, Any] | None        # None: the method's defaults are unknown here
+    rank: int | None = None
+    summaries: dict[str, Summary] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [r.seed for r in self.records]
+
+    @property
+    def devices(self) -> list[str]:
+        return sorted({r.device for r in self.records})
+
+    def summary(self, metric: str) -> Summary:
+        if metric not in self.summaries:
+            self.summaries[metric] = summarize([r.metrics.get(metric) for r in self.records])
+        return self.summaries[metric]
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _differing(dicts: list[dict[str, Any]]) -> set[str]:
+    keys = set().union(*dicts) if dicts else set()
+    return {k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in dicts}) > 1}
+
+
+def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -> dict[str, str]:
+    """Spec hash -> row label: the method name, plus the hyperparameters that differ from
+    the defaults or between this method's rows, plus differing extras."""
+    by_method: dict[str, list[str]] = defaultdict(list)
+    for spec_hash, recs in groups.items():
+        by_method[recs[0].spec.method].append(spec_hash)
+    labels: dict[str, str] = {}
+    for method, hashes in by_method.items():
+        specs = {h: groups[h][0].spec for h in hashes}
+        hp_keys = _differing([s.hparams for s in specs.values()])
+        extra_keys = _differing([s.extras for s in specs.values()])
+        for h, spec in specs.items():
+            keys = hp_keys | set(catalog.non_default(method, spec.hparams) or {})
+            parts = [f"{k}={format_value(spec.hparams.get(k))}" for k in sorted(keys)]
+            parts += [f"{k}={format_value(spec.extras.get(k))}" for k in sorted(extra_keys)]
+            labels[h] = f"{method} ({', '.join(parts)})" if parts else method
+    counts = defaultdict(int)
+    for label in labels.values():
+        counts[label] += 1
+    return {h: (f"{l} [{h[:8]}]" if counts[l] > 1 else l) for h, l in labels.items()}
+
+
+def _supervision_position(supervision: str) -> tuple[int, str]:
+    if supervision in SUPERVISION_ORDER:
+        return (SUPERVISION_ORDER.index(supervision), supervision)
+    return (len(SUPERVISION_ORDER), supervision)
+
+
+def rank_rows(rows: list[Row]) -> None:
+    """Competition ranking (1, 2, 2, 4) by mean acc_conflicting within each supervision
+    class; means equal at the displayed precision tie. References and rows without the
+    metric get no rank."""
+    classes: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        row.rank = None
+        if not row.reference and row.summary(RANK_METRIC).n > 0:
+            classes[row.supervision].append(row)
+    for members in classes.values():
+        scores = {id(r): round(r.summary(RANK_METRIC).mean, 4) for r in members}
+        for row in members:
+            row.rank = 1 + sum(scores[id(o)] > scores[id(row)] for o in members)
+
+
+def order_rows(rows: list[Row]) -> list[Row]:
+    """Each supervision class in turn (ranked rows, then unranked), references last."""
+    def key(row: Row) -> tuple:
+        return (row.reference, _supervision_position(row.supervision),
+                row.rank is None, row.rank or 0, row.label)
+    return sorted(rows, key=key)
+
+
+def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
+    """Rows of one protocol's completed records, ranked and ordered."""
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in records:
+        if rec.status == "completed":
+            groups[rec.spec.hash()].append(rec)
+    labels = variant_labels(groups, catalog)
+    rows = []
+    for spec_hash, recs in groups.items():
+        recs = sorted(recs, key=lambda r: r.seed)
+        spec = recs[0].spec
+        rows.append(Row(labels[spec_hash], spec.method, spec_hash, recs[0].supervision,
+                        catalog.is_reference(spec.method), recs,
+                        catalog.non_default(spec.method, spec.hparams)))
+    rank_rows(rows)
+    return order_rows(rows)
+
+
+def format_cell(summary: Summary, column: Column, n_seeds: int) -> str:
+    if summary.n == 0:
+        return MISSING
+    d, s = column.digits, column.scale
+    text = f"{summary.mean * s:.{d}f}"
+    if summary.n >= 2:
+        text += f" ± {summary.std * s:.{d}f}"
+        if column.with_ci:
+            low, high = summary.ci_low, summary.ci_high
+            if column.bounded:
+                low, high = max(low, 0.0), min(high, 1.0)
+            text += f" [{low * s:.{d}f}, {high * s:.{d}f}]"
+    if summary.n != n_seeds:
+        text += f" (n={summary.n})"
+    return text
+
+
+def table_cells(row: Row) -> list[str]:
+    rank = "ref" if row.reference else (str(row.rank) if row.rank is not None else MISSING)
+    cells = [rank, row.label, row.supervision, str(len(row.records))]
+    cells += [format_cell(row.summary(c.metric), c, len(row.records)) for c in COLUMNS]
+    cells.append(", ".join(row.devices))
+    return cells
+
+
+def render_table(rows: list[Row]) -> str:
+    if not rows:
+        return "_No completed runs._\n"
+    body = tabulate([table_cells(r) for r in rows], headers=HEADERS, tablefmt="github",
+                    disable_numparse=True)
+    return body + "\n"
+
+
+def best_per_class(rows: list[Row]) -> list[Row]:
+    """The rank-1 rows (all of them on a tie), in table order."""
+    return [r for r in rows if r.rank == 1]
