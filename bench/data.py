@@ -66,28 +66,34 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
         raise DataError(f"dataset {train_dataset!r} is a test dataset; train on one of "
                         f"{[n for n, b in DATASETS.items() if b.role == 'train']}")
     folder = Path(cache_dir or default_cache_dir()) / spec.hash()
-    names = [train_dataset, *test_dataset_names()]
+    # train and val are cached already carved out: a cache hit copies no images.
+    files = {"train": f"{train_dataset}-train", "val": f"{train_dataset}-val",
+             **{name: name for name in test_dataset_names()}}
     loaded: dict[str, Split] = {}
     if use_cache:
-        for name in names:
-            path = folder / f"{name}.pt"
+        for name, stem in files.items():
+            path = folder / f"{stem}.pt"
             split = _load(path, name) if path.exists() else None
             if split is not None:
                 loaded[name] = split
-    hit = len(loaded) == len(names)
+    hit = len(loaded) == len(files)
     if not hit:
         digits: DigitSet = load_digits(spec.source, data_root)
-        for name in names:
-            if name in loaded:
-                continue
-            source = digits.train if DATASETS.get(name).role == "train" else digits.test
-            loaded[name] = build_split(name, source, spec)
-            if use_cache:
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    _save(loaded[name], folder / f"{name}.pt")
-                except OSError:
-                    pass  # an unwritable cache only costs speed
-    train, val = split_train_val(loaded[train_dataset], spec)
-    tests = {n: loaded[n] for n in names[1:]}
+        built: dict[str, Split] = {}
+        if "train" not in loaded or "val" not in loaded:
+            colored = build_split(train_dataset, digits.train, spec)
+            built["train"], built["val"] = split_train_val(colored, spec)
+        for name in files:
+            if name not in loaded and name not in built:
+                built[name] = build_split(name, digits.test, spec)
+        loaded.update(built)
+        if use_cache:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                for name, split in built.items():
+                    _save(split, folder / f"{files[name]}.pt")
+            except OSError:
+                pass  # an unwritable cache only costs speed
+    train, val = loaded["train"], loaded["val"]
+    tests = {n: loaded[n] for n in files if n not in ("train", "val")}
     return Splits(train, val, tests, time.perf_counter() - start, hit)
