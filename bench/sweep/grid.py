@@ -1,0 +1,215 @@
+"""A sweep grid (methods x seeds x conflict ratios x hyperparameter values) and its jobs.
+
+The grid is written either as ``bench sweep`` flags or as a TOML file with the same fields::
+
+    methods = ["erm", "jtt"]
+    seeds = 5                       # seeds first_seed .. first_seed + seeds - 1
+    conflict_ratios = [0.01, 0.05]
+    source = "mnist-5k"
+    diagnostics = "none"
+    [set]                           # value lists; the product is swept
+    lr = [0.1, 0.01]
+    epochs = 1
+
+Each job's spec is built with ``bench.harness.make_spec`` exactly as ``bench run`` builds it,
+so a run stored by ``bench run`` is recognised (and skipped) by a sweep, and vice versa.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.errors import ConfigError
+from bench.harness import make_spec
+from bench.hooks import HookOptions, spec_extras
+from bench.hparams import parse_overrides
+from bench.record import RunSpec
+from bench.registry import METHODS
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """What to run. How to run it (launcher, workers, store) is not part of the grid."""
+    methods: tuple[str, ...]
+    seeds: int = 1
+    first_seed: int = 0
+    conflict_ratios: tuple[float, ...] = (0.05,)
+    # hyperparameter -> candidate values as written (typed per method when expanded)
+    sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    source: str = "auto"
+    data_root: str | None = None
+    dataset: str = "colored"
+    mode: str = "background"
+    jitter: float = 0.0
+    backbone: str = "baseline"
+    device: str = "auto"
+    diagnostics: str = "all"
+
+    def __post_init__(self):
+        if not self.methods:
+            raise ConfigError("the sweep grid names no methods (e.g. --methods erm,jtt)")
+        if self.seeds < 1:
+            raise ConfigError(f"seeds = {self.seeds}: expected a positive number of seeds")
+        for r in self.conflict_ratios:
+            if not 0.0 <= r <= 1.0:
+                raise ConfigError(f"conflict ratio {r}: must be between 0 and 1 (e.g. 0.05)")
+        for key, values in self.sets:
+            if not values:
+                raise ConfigError(f"set {key}: give at least one value")
+
+    @property
+    def seed_list(self) -> range:
+        return range(self.first_seed, self.first_seed + self.seeds)
+
+    def hook_options(self, **kwargs) -> HookOptions:
+        return HookOptions(diagnostics=self.diagnostics, **kwargs)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a sweep: a spec and a seed. ``method_module`` is imported by workers so
+    that methods registered by a user's own module exist there too."""
+    spec: RunSpec
+    seed: int
+    method_module: str
+
+    @property
+    def key(self) -> str:
+        return self.spec.key(self.seed)
+
+    def data_spec(self) -> ColoredMNISTSpec:
+        return ColoredMNISTSpec(**{**self.spec.data, "seed": self.seed})
+
+
+GRID_FIELDS = {f.name for f in dataclasses.fields(SweepGrid)}
+
+
+def split_values(text: str) -> tuple[str, ...]:
+    """``"0.1,0.01"`` -> ("0.1", "0.01"); commas inside brackets stay (``"(1,2),(3,4)"``)."""
+    values, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            values.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    values.append(current.strip())
+    return tuple(v for v in values if v)
+
+
+def parse_set_flags(pairs: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``["lr=0.1,0.01", "epochs=1"]`` -> (("lr", ("0.1", "0.01")), ("epochs", ("1",)))."""
+    out: dict[str, tuple[str, ...]] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set {pair!r}: expected key=value[,value...], e.g. --set "
+                              f"lr=0.1,0.01")
+        key, raw = (s.strip() for s in pair.split("=", 1))
+        out[key] = split_values(raw)
+    return tuple(out.items())
+
+
+def _toml_value_text(value: Any) -> str:
+    # hparams parsing works on text (as typed on the command line); TOML gives typed values
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return repr(tuple(value))
+    return str(value)
+
+
+def grid_from_mapping(data: dict[str, Any], origin: str) -> SweepGrid:
+    """A grid from TOML-like data; unknown keys and wrong types are one-line ConfigErrors."""
+    data = dict(data)
+    unknown = sorted(set(data) - GRID_FIELDS - {"set"})
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)} (known: "
+                          f"{', '.join(sorted(GRID_FIELDS - {'sets'} | {'set'}))})")
+    sets = data.pop("set", {})
+    if "sets" in data:
+        raise ConfigError(f"{origin}: write hyperparameter values under a [set] table")
+    if not isinstance(sets, dict):
+        raise ConfigError(f"{origin}: 'set' must be a table, e.g. [set] lr = [0.1, 0.01]")
+    kwargs: dict[str, Any] = {}
+    try:
+        for name, value in data.items():
+            if name == "methods":
+                value = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+            elif name == "conflict_ratios":
+                values = value if isinstance(value, list) else [value]
+                value = tuple(float(v) for v in values)
+            elif name in ("seeds", "first_seed"):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError(f"{name} must be an integer")
+            elif name == "jitter":
+                value = float(value)
+            elif value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a string")
+            kwargs[name] = value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    kwargs["sets"] = tuple(
+        (key, tuple(_toml_value_text(v) for v in (vals if isinstance(vals, list) else [vals])))
+        for key, vals in sets.items())
+    if "methods" not in kwargs:
+        raise ConfigError(f"{origin}: missing 'methods' (e.g. methods = [\"erm\", \"jtt\"])")
+    return SweepGrid(**kwargs)
+
+
+def load_grid_file(path: Path, overrides: dict[str, Any] | None = None) -> SweepGrid:
+    """Reads a TOML grid; ``overrides`` (flags given on the command line) win over the file."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the grid file {path} ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    grid = grid_from_mapping(data, str(path))
+    return dataclasses.replace(grid, **(overrides or {}))
+
+
+def _method_overrides(method: str, sets) -> list[dict[str, Any]]:
+    """The product of the grid's value lists over the hyperparameters this method has."""
+    cls = METHODS.get(method)
+    names = {f.name for f in dataclasses.fields(cls.Hparams)}
+    mine = [(k, vals) for k, vals in sets if k in names]
+    combos = []
+    for values in itertools.product(*(vals for _, vals in mine)):
+        pairs = [f"{k}={v}" for (k, _), v in zip(mine, values)]
+        combos.append(parse_overrides(cls.Hparams, pairs))
+    return combos
+
+
+def expand(grid: SweepGrid, source: str) -> list[Job]:
+    """All jobs of the grid, ordered so that jobs sharing data (ratio, seed) are adjacent.
+
+    A ``set`` key applies to every method with that hyperparameter; a key no method has is a
+    typo and raises. ``source`` is the resolved digit source (never ``auto``)."""
+    for key, _ in grid.sets:
+        if not any(key in {f.name for f in dataclasses.fields(METHODS.get(m).Hparams)}
+                   for m in grid.methods):
+            raise ConfigError(f"set {key}: none of {', '.join(grid.methods)} has a "
+                              f"hyperparameter named {key!r}")
+    extras = spec_extras(grid.hook_options())
+    per_method = {m: _method_overrides(m, grid.sets) for m in dict.fromkeys(grid.methods)}
+    jobs, seen = [], set()
+    for ratio in grid.conflict_ratios:
+        data = ColoredMNISTSpec(source=source, conflict_ratio=ratio, mode=grid.mode,
+                                jitter=grid.jitter)
+        for seed in grid.seed_list:
+            for method, combos in per_method.items():
+                module = METHODS.get(method).__module__
+                for overrides in combos:
+                    spec = make_spec(method, overrides, data, grid.dataset, grid.backbone,
+                                     extras)
+                    if spec.key(seed) not in seen:   # e.g. a value equal to the default twice
+                        seen.add(spec.key(seed))
+                        jobs.append(Job(spec, seed, module))
+    return jobs
