@@ -1,0 +1,50 @@
+"""A tiny method for the sweep tests (not a test module): ERM on the first ``limit`` training
+images, with a switch to fail in each way a sweep must survive. Workers import this module by
+name (``Job.method_module``), so the tests folder must be importable there (it is on
+``sys.path`` under pytest; the Ray test puts it on ``PYTHONPATH``)."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from bench.errors import DataError
+from bench.method import FitResult, Method, RunContext
+from bench.registry import METHODS
+from bench.supervision import Supervision
+from bench.training import SGDConfig, train
+
+
+@dataclass(frozen=True)
+class ProbeHparams:
+    epochs: int = 1
+    batch_size: int = 64
+    lr: float = 0.1
+    limit: int = 256
+    crash: str = "no"   # "raise": in fit; "data": a BenchError that escapes the harness;
+                        # "exit": the worker process dies
+
+
+@METHODS.register("sweep-probe")
+class SweepProbe(Method):
+    Hparams = ProbeHparams
+    supervision = Supervision.NONE
+    reference = "tests only"
+    summary = "ERM on a few hundred images, for sweep tests"
+
+    def fit(self, ctx: RunContext) -> FitResult:
+        crash = self.hparams.crash
+        if crash == "raise":
+            raise RuntimeError("probe asked to fail")
+        if crash == "data":
+            raise DataError("probe asked for missing data")
+        if crash == "exit":
+            os._exit(3)
+        small = copy.copy(ctx.train)
+        n = self.hparams.limit
+        small.images, small.digits, small._colors = (ctx.train.images[:n], ctx.train.digits[:n],
+                                                     ctx.train._colors[:n])
+        h = self.hparams
+        return train(ctx.new_model(), dataclasses.replace(ctx, train=small),
+                     SGDConfig(h.epochs, h.batch_size, h.lr, 0.0, 0.0))
