@@ -1,0 +1,80 @@
+"""Record sources: jsonl export/import, deduplication (the store wins), CLI end to end."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.errors import DataError
+from bench.leaderboard.protocol import protocol_of
+from bench.leaderboard.sources import export, merge, read_jsonl, read_records_dir
+from bench.store import Store
+
+FIXTURE = Path(__file__).parent / "data" / "leaderboard_records.jsonl"
+
+
+@pytest.fixture
+def records():
+    return read_jsonl(FIXTURE)
+
+
+def test_results_jsonl_round_trips_through_the_store(records, tmp_path):
+    store_path = tmp_path / "s.sqlite"
+    with Store(store_path) as store:
+        store.put_many(records[:3])
+    out = tmp_path / "out" / "r.jsonl"
+    assert main(["results", "--format", "jsonl", "--store", str(store_path), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    back = read_jsonl(out)
+    for original, line, again in zip(records[:3], lines, back):
+        assert line == json.dumps(json.loads(line), sort_keys=True)   # sorted keys, one line
+        assert {**again.to_json_dict(), "id": None} == {**original.to_json_dict(), "id": None}
+
+
+def test_only_completed_records_and_the_store_wins(records):
+    failed = [r for r in records if r.status == "failed"]
+    assert failed and not {r.key for r in failed} & {r.key for r in merge(records, [])}
+    newer = read_jsonl(FIXTURE)[0]
+    newer.metrics = {**newer.metrics, "acc_conflicting": 0.5}
+    merged = {r.key: r for r in merge(records, [newer])}
+    assert merged[newer.key].metrics["acc_conflicting"] == 0.5
+    assert len(merged) == len({r.key for r in records if r.status == "completed"})
+
+
+def test_a_bad_line_names_its_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(FIXTURE.read_text().splitlines()[0] + "\n{not json\n")
+    with pytest.raises(DataError, match="bad.jsonl:2"):
+        read_jsonl(path)
+
+
+def test_export_merges_into_protocol_files_without_store_ids(records, tmp_path):
+    folder = tmp_path / "records"
+    written = export(records[:5], folder, lambda r: protocol_of(r).slug)
+    again = export(records[3:8], folder, lambda r: protocol_of(r).slug)
+    assert written and set(written) <= set(again) | set(written)
+    keys = {r.key for r in read_records_dir(folder)}
+    assert keys == {r.key for r in records[:8] if r.status == "completed"}
+    assert all(json.loads(line)["id"] is None
+               for p in folder.glob("*.jsonl") for line in p.read_text().splitlines())
+
+
+def test_cli_export_then_regenerate_from_files_alone(records, tmp_path, capsys):
+    store_path = tmp_path / "s.sqlite"
+    with Store(store_path) as store:
+        store.put_many(records)
+    folder, out = tmp_path / "records", tmp_path / "board"
+    assert main(["leaderboard", "--store", str(store_path), "--records", str(folder),
+                 "--out", str(out), "--export", "--no-figures"]) == 0
+    first = {p.name: p.read_bytes() for p in out.glob("*.md")}
+    assert "README.md" in first and len(first) == 4
+    assert main(["leaderboard", "--no-store", "--records", str(folder), "--out", str(out),
+                 "--no-figures"]) == 0
+    assert {p.name: p.read_bytes() for p in out.glob("*.md")} == first
+    stated = f"bench leaderboard --no-store --records {folder.as_posix()} --out {out.as_posix()}"
+    assert stated in first["README.md"].decode()
+    shutil.rmtree(folder)
+    assert main(["leaderboard", "--no-store", "--records", str(folder), "--out", str(out),
+                 "--no-figures", "--export"]) == 2

@@ -1,0 +1,104 @@
+"""Ranking, references, variants, missing metrics and the published block."""
+from bench.datasets.colored_mnist import PALETTE
+from bench.leaderboard import pages
+from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.protocol import protocol_of
+from bench.leaderboard.published import SEED_REPORT
+from bench.leaderboard.tables import COLUMNS, build_rows, format_cell, render_table
+from bench.leaderboard.stats import summarize
+from bench.record import RunRecord, RunSpec
+
+HP = {"epochs": 10, "lr": 0.1}
+CATALOG = MethodCatalog({"erm": HP, "jtt": HP, "greyscale": HP, "groupdro": HP},
+                        frozenset({"greyscale"}))
+
+
+def rec(method, seed, acc, supervision="none", hparams=None, ratio=0.05, **metrics):
+    data = {"source": "mnist", "conflict_ratio": ratio, "mode": "background", "jitter": 0.0,
+            "val_fraction": 0.1, "palette": [list(c) for c in PALETTE]}
+    spec = RunSpec(method, dict(hparams or HP), data)
+    return RunRecord(spec, seed, "completed", supervision, {"acc_conflicting": acc, **metrics},
+                     created_at="2025-01-01T00:00:00+00:00")
+
+
+def by_label(rows):
+    return {r.label: r for r in rows}
+
+
+def test_ranks_are_per_supervision_class_and_ties_share_a_rank():
+    records = [rec("erm", 0, 0.05), rec("jtt", 0, 0.80), rec("kmeans", 0, 0.80),
+               rec("lff", 0, 0.70), rec("groupdro", 0, 0.60, "bias labels on train")]
+    rows = by_label(build_rows(records, CATALOG))
+    assert (rows["jtt"].rank, rows["kmeans"].rank) == (1, 1)
+    assert rows["lff"].rank == 3 and rows["erm"].rank == 4
+    # groupdro reads bias labels: ranked in its own class, not behind the unsupervised ones
+    assert rows["groupdro"].rank == 1
+
+
+def test_references_are_shown_last_and_not_ranked():
+    records = [rec("greyscale", 0, 0.99), rec("erm", 0, 0.05), rec("jtt", 0, 0.8)]
+    rows = build_rows(records, CATALOG)
+    assert [r.label for r in rows] == ["jtt", "erm", "greyscale"]
+    assert rows[-1].reference and rows[-1].rank is None
+    assert render_table(rows).splitlines()[-1].startswith("| ref ")
+
+
+def test_unregistered_reference_names_are_still_references():
+    rows = build_rows([rec("group-balanced", 0, 0.95, "bias labels on train")], MethodCatalog())
+    assert rows[0].reference and rows[0].rank is None
+
+
+def test_variants_with_other_hyperparameters_get_their_own_labelled_rows():
+    records = [rec("erm", s, 0.05) for s in range(3)]
+    records += [rec("erm", 0, 0.01, hparams={**HP, "epochs": 2})]
+    rows = by_label(build_rows(records, CATALOG))
+    assert set(rows) == {"erm (epochs=10)", "erm (epochs=2)"}
+    assert len(rows["erm (epochs=10)"].records) == 3 and len(rows["erm (epochs=2)"].records) == 1
+    # a method whose defaults are unknown: labelled by what differs between its rows
+    unknown = [rec("mine", 0, 0.5, hparams={"k": 1, "q": 0.7}),
+               rec("mine", 0, 0.6, hparams={"k": 2, "q": 0.7})]
+    assert set(by_label(build_rows(unknown, CATALOG))) == {"mine (k=1)", "mine (k=2)"}
+
+
+def test_missing_metrics_and_partial_seeds_are_visible():
+    records = [rec("erm", 0, 0.05, llc=1.5), rec("erm", 1, 0.07)]
+    row = build_rows(records, CATALOG)[0]
+    cells = dict(zip([c.metric for c in COLUMNS], [format_cell(row.summary(c.metric), c, 2)
+                                                    for c in COLUMNS]))
+    assert cells["color_following"] == "—"
+    assert cells["llc"] == "1.50 (n=1)"
+    assert cells["acc_conflicting"].startswith("6.00 ± 1.41 [")
+
+
+def test_accuracy_interval_is_clipped_to_0_100():
+    column = COLUMNS[0]
+    text = format_cell(summarize([0.95, 0.99]), column, 2)
+    assert text.endswith(", 100.00]") and "[0.00" not in text
+    assert format_cell(summarize([0.01, 0.05]), column, 2).split("[")[1].startswith("0.00,")
+
+
+def test_published_figures_stay_out_of_the_measured_table():
+    records = [rec("erm", 0, 0.0377), rec("jtt", 0, 0.5)]
+    rendered, _ = pages.render(records, CATALOG, "bench leaderboard --no-store")
+    page = rendered[f"{protocol_of(records[0]).slug}.md"]
+    results = page.split("## Results")[1].split("\n## ")[0]
+    published = page.split("## Published (seed report)")[1].split("\n## ")[0]
+    assert "3.77%" not in results and "87%" not in results
+    for fig in SEED_REPORT:
+        assert fig.value in published
+    assert page.index("## Results") < page.index("## Published (seed report)")
+    # pages of other protocols carry no published block
+    other = pages.render([rec("erm", 0, 0.2, ratio=0.01)], CATALOG, "x")[0]
+    assert all("Published" not in text for name, text in other.items() if name != "README.md")
+
+
+def test_run_commands_rebuild_seeds_and_overrides():
+    records = [rec("erm", s, 0.05, hparams={**HP, "epochs": 2}) for s in (0, 1, 4)]
+    row = build_rows(records, CATALOG)[0]
+    commands = pages.run_commands(row, protocol_of(records[0]))
+    tail = "--source mnist --conflict-ratio 0.05 --mode background --set epochs=2"
+    assert commands == [f"bench run --method erm --seeds 2 {tail}",
+                        f"bench run --method erm --first-seed 4 --seeds 1 {tail}"]
+    notes = pages.budget_notes([row])
+    assert notes == ["`erm (epochs=2)`: 3 seeds instead of 5, so its interval is wider and its rank less "
+                     "certain; 2 epochs instead of the method's default."]
