@@ -1,0 +1,33 @@
+"""Colour following: how often the model names the digit whose colour an image wears.
+
+On ``cycled`` every digit d wears the colour of (d + 1) mod 10, so shape and colour point at
+different answers for every image. A pure colour reader scores 1, a pure shape reader 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from bench.evaluate import predict
+from bench.supervision import to_float_images
+
+
+@dataclass(frozen=True)
+class ColorSettings:
+    """The whole ``cycled`` split (one forward pass per image: cheap)."""
+    split: str = "cycled"
+
+
+def color_following(pred: torch.Tensor, digits: torch.Tensor) -> float:
+    """Share of predictions equal to (digit + 1) mod 10, the class the cycled colour names."""
+    if len(pred) == 0:
+        return float("nan")
+    return float((pred.cpu() == (digits.cpu() + 1) % 10).double().mean())
+
+
+def run_color(model: nn.Module, splits, ctx, settings: ColorSettings) -> dict[str, float]:
+    split = splits.tests[settings.split]
+    pred = predict(model, to_float_images(split.images, ctx.device))
+    return {"color_following": color_following(pred, split.digits)}
