@@ -1,0 +1,124 @@
+"""The contract every registered method keeps, checked for all of them on a tiny CPU context.
+
+Parametrised over ``METHODS.names()``: a method added by anyone (a built-in file or a plugin
+entry point) is covered without writing a test.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import numpy as np
+import pytest
+import torch
+
+from bench.datasets.colored_mnist import Split
+from bench.errors import SupervisionError
+from bench.evaluate import predict
+from bench.harness import make_spec
+from bench.hparams import resolve
+from bench.method import FitResult, Method, RunContext, make_method
+from bench.registry import METHODS, Registry
+from bench.supervision import SplitView, Supervision
+from conftest import TINY_SPEC, make_context
+
+TRAIN_LIMIT = 400   # enough digits for every method to form groups, clusters and error sets
+ALL_METHODS = METHODS.names()
+
+
+def tiny_overrides(cls: type[Method]) -> dict[str, typing.Any]:
+    """Shrinks a method generically: every int field whose name contains 'epochs' -> 1."""
+    hints = typing.get_type_hints(cls.Hparams)
+    return {f.name: 1 for f in dataclasses.fields(cls.Hparams)
+            if "epochs" in f.name and hints[f.name] is int}
+
+
+def fit_tiny(name: str, splits, seed: int = 0) -> tuple[FitResult, RunContext]:
+    cls = METHODS.get(name)
+    ctx = make_context(splits, cls.supervision, seed=seed, limit=TRAIN_LIMIT)
+    return make_method(cls, tiny_overrides(cls)).fit(ctx), ctx
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
+def test_declares_its_contract(name):
+    cls = METHODS.get(name)
+    assert dataclasses.is_dataclass(cls.Hparams) and cls.Hparams.__dataclass_params__.frozen
+    assert (cls.Hparams.__doc__ or "").strip(), "cite the source of the defaults in the docstring"
+    assert isinstance(cls.supervision, Supervision)
+    assert cls.reference.strip() and cls.summary.strip()
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
+def test_fit_gives_logits_and_features_determinism_and_untouched_rng(name, tiny_splits):
+    torch_state = torch.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()
+    first, ctx = fit_tiny(name, tiny_splits)
+    assert torch.equal(torch.get_rng_state(), torch_state), "fit changed the global torch RNG"
+    assert np.array_equal(np.random.get_state()[1], numpy_state), "fit changed numpy's RNG"
+    x = ctx.val.images[:8]
+    with torch.no_grad():
+        assert first.model(x).shape == (8, 10)
+        assert first.model.features(x).shape == (8, 16)
+    second, _ = fit_tiny(name, tiny_splits)
+    assert torch.equal(predict(first.model, ctx.val.images), predict(second.model, ctx.val.images))
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
+def test_context_withholds_what_is_not_declared(name, tiny_splits):
+    """The contexts the fit test hands each method withhold every label its supervision does
+    not allow, so a fit there that does not raise proves the method reads only what it
+    declared (a method declaring NONE never sees a colour)."""
+    cls = METHODS.get(name)
+    ctx = make_context(tiny_splits, cls.supervision, limit=TRAIN_LIMIT)
+    for view in (ctx.train, ctx.val):
+        if cls.supervision.allows(view.name):
+            assert len(view.colors) == len(view)
+        else:
+            with pytest.raises(SupervisionError):
+                view.colors
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
+def test_hyperparameters_round_trip(name):
+    cls = METHODS.get(name)
+    hparams = resolve(cls.Hparams, tiny_overrides(cls))
+    assert resolve(cls.Hparams, dataclasses.asdict(hparams)) == hparams
+    spec = make_spec(name, tiny_overrides(cls), TINY_SPEC)
+    assert spec.hparams == dataclasses.asdict(hparams)
+    assert make_spec(name, {}, TINY_SPEC).hparams == cls.defaults()
+
+
+@dataclasses.dataclass(frozen=True)
+class CheatingHparams:
+    """No hyperparameters."""
+
+
+def test_a_method_reading_undeclared_colours_is_caught(tiny_splits):
+    """A deliberately cheating method (declares NONE, reads training colours), registered in a
+    fresh registry so that it never joins the real one."""
+    registry: Registry = Registry("method")
+
+    @registry.register("cheater")
+    class Cheater(Method):
+        Hparams = CheatingHparams
+        supervision = Supervision.NONE
+        reference = summary = "test double"
+
+        def fit(self, ctx: RunContext) -> FitResult:
+            ctx.train.colors   # what the supervision withholds
+            raise AssertionError("unreachable: the view must have raised")
+
+    cls = registry.get("cheater")
+    with pytest.raises(SupervisionError, match="withheld"):
+        cls().fit(make_context(tiny_splits, cls.supervision, limit=50))
+    # The same method, declared honestly, is handed the colours.
+    honest = make_context(tiny_splits, Supervision.TRAIN_BIAS, limit=50)
+    assert torch.equal(honest.train.colors, tiny_splits.train.colors[:50])
+
+
+def test_groups_are_withheld_with_colours():
+    split = Split("train", torch.zeros(2, 3, 28, 28, dtype=torch.uint8),
+                  torch.tensor([1, 2]), torch.tensor([1, 5]))
+    view = SplitView(split, torch.device("cpu"), bias_visible=False)
+    with pytest.raises(SupervisionError):
+        view.groups
