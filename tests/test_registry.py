@@ -1,0 +1,97 @@
+"""The generic registry: decorator registration, duplicates, suggestions, and a real
+third-party plugin installed with pip and found through its entry point."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.method import Method
+from bench.registry import METHODS, Registry, RegistryError
+
+FIXTURE = Path(__file__).parent / "plugin_fixture"
+
+
+def test_decorator_registers_under_the_written_name():
+    reg: Registry = Registry("widget")
+
+    @reg.register("alpha")
+    class Alpha:
+        pass
+
+    assert reg.get("alpha") is Alpha
+    assert "alpha" in reg and "beta" not in reg
+    assert reg.names() == ["alpha"]
+    assert reg.items() == [("alpha", Alpha)]
+
+
+def test_duplicate_name_raises_but_re_adding_the_same_object_does_not():
+    reg: Registry = Registry("widget")
+    obj = object()
+    reg.add("alpha", obj)
+    reg.add("alpha", obj)          # idempotent: a module imported twice is harmless
+    with pytest.raises(RegistryError, match="registered twice"):
+        reg.add("alpha", object())
+
+
+def test_unknown_name_suggests_the_closest_and_lists_the_known():
+    reg: Registry = Registry("widget")
+    reg.add("groupdro", 1)
+    reg.add("erm", 2)
+    with pytest.raises(RegistryError) as info:
+        reg.get("grupdro")
+    assert "did you mean 'groupdro'?" in str(info.value)
+    assert "known: erm, groupdro" in str(info.value)
+    with pytest.raises(RegistryError) as info:
+        reg.get("zzzzzzzz")
+    assert "did you mean" not in str(info.value)
+
+
+def test_builtin_methods_are_registered():
+    assert "erm" in METHODS
+    assert issubclass(METHODS.get("erm"), Method)
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory) -> Path:
+    """Installs tests/plugin_fixture with pip (offline: no deps, no build isolation) into a
+    temporary target folder, as a user's ``pip install`` of a plugin package would."""
+    work = tmp_path_factory.mktemp("plugin")
+    source = shutil.copytree(FIXTURE, work / "src")   # keep build files out of the repo
+    target = work / "site"
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                          "--no-build-isolation", "--no-index", "--target", str(target),
+                          str(source)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert list(target.glob("bench_plugin_fixture-*.dist-info"))
+    return target
+
+
+def test_entry_point_plugin_is_found_by_a_fresh_registry(plugin_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(plugin_path))
+    fresh: Registry = Registry("method", "bench.methods", ())
+    assert "plugin-erm" in fresh.names()
+    cls = fresh.get("plugin-erm")
+    assert issubclass(cls, Method) and cls.__module__ == "bench_plugin_fixture"
+
+
+def test_entry_point_plugin_runs_through_bench_run(plugin_path, tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(plugin_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    store = tmp_path / "results.sqlite"
+    run = subprocess.run([sys.executable, "-m", "bench", "run", "--method", "plugin-erm",
+                          "--source", "mnist-5k", "--device", "cpu", "--diagnostics", "none",
+                          "--no-keep-weights", "--store", str(store)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    shown = subprocess.run([sys.executable, "-m", "bench", "results", "--format", "json",
+                            "--store", str(store)], capture_output=True, text=True, env=env,
+                           timeout=300)
+    rows = json.loads(shown.stdout)
+    assert [(r["method"], r["status"]) for r in rows] == [("plugin-erm", "completed")]
+    assert rows[0]["hparams"] == {"epochs": 1, "batch_size": 64, "lr": 0.1}
