@@ -16,6 +16,7 @@ from bench.record import RunRecord
 
 DEFAULT_STORE = Path("runs") / "results.sqlite"
 LOCK_TIMEOUT_S = 30.0
+OPEN_TIMEOUT_S = 2.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,8 +44,12 @@ class Store:
         self.timeout = timeout
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            # Opening waits briefly: a store locked by another process fails in seconds, not
+            # after the long write timeout that puts use.
+            self._conn = sqlite3.connect(self.path, timeout=min(timeout, OPEN_TIMEOUT_S),
+                                         isolation_level=None)
             self._conn.execute(_SCHEMA)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from None
         except OSError as exc:

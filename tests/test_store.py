@@ -1,0 +1,137 @@
+"""SQLite store: exact round trip, resume, --force, locks and the pending folder."""
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from bench.errors import StoreError
+from bench.record import RunRecord, RunSpec
+from bench.store import Store
+
+SPEC = RunSpec("erm", {"lr": 0.1, "epochs": 2, "betas": [0.9, 0.99]},
+               {"source": "mnist-5k", "conflict_ratio": 0.05, "mode": "background"},
+               extras={"diagnostics": {"pgd": {"steps": 10}}})
+
+
+def _record(seed: int = 0, status: str = "completed", acc: float = 0.25) -> RunRecord:
+    return RunRecord(SPEC, seed, status, "none",
+                     metrics={"acc_aligned": 0.9912345678901234, "acc_conflicting": acc},
+                     confusion=[[seed + i for i in range(10)] for _ in range(10)],
+                     error=None if status == "completed" else "FloatingPointError: nan",
+                     versions={"torch": "2.14.1"}, git_commit="abc123")
+
+
+def test_record_round_trips_exactly(tmp_path):
+    record = _record()
+    with Store(tmp_path / "r.sqlite") as store:
+        assert store.put(record)
+        assert record.id is not None
+    with Store(tmp_path / "r.sqlite") as store:
+        [loaded] = store.records()
+    assert loaded == record
+    assert loaded.to_json_dict() == record.to_json_dict()
+
+
+def test_completed_key_is_skipped_and_failed_one_replaced(tmp_path):
+    with Store(tmp_path / "r.sqlite") as store:
+        assert store.put(_record(0, acc=0.25))
+        assert not store.put(_record(0, acc=0.5))            # resume: finished, kept
+        assert store.put(_record(1, status="failed"))
+        assert store.completed_keys() == {SPEC.key(0)}
+        assert store.status(SPEC.key(1)) == "failed"
+        assert store.put(_record(1, acc=0.75))               # a failed seed is rerun
+        assert store.completed_keys() == {SPEC.key(0), SPEC.key(1)}
+        by_seed = {r.seed: r.metrics["acc_conflicting"] for r in store.records()}
+    assert by_seed == {0: 0.25, 1: 0.75}
+
+
+def test_force_replaces_a_completed_row_in_place(tmp_path):
+    with Store(tmp_path / "r.sqlite") as store:
+        store.put(_record(0, acc=0.25))
+        first_id = store.records()[0].id
+        assert store.put(_record(0, acc=0.5), replace=True)
+        [only] = store.records()
+    assert only.metrics["acc_conflicting"] == 0.5 and only.id == first_id
+
+
+def test_records_filter_by_method_and_status(tmp_path):
+    with Store(tmp_path / "r.sqlite") as store:
+        store.put(_record(0))
+        store.put(_record(1, status="failed"))
+        assert [r.seed for r in store.records(status="failed")] == [1]
+        assert store.records(method="jtt") == []
+        assert len(store.records(method="erm")) == 2
+
+
+@pytest.fixture
+def locked(tmp_path):
+    """Another process holding the write lock of an existing store with one stored run."""
+    path = tmp_path / "r.sqlite"
+    with Store(path) as store:
+        store.put(_record(0))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    yield path, other
+    if other.in_transaction:
+        other.execute("ROLLBACK")
+    other.close()
+
+
+def test_locked_store_fails_fast(locked):
+    path, _ = locked
+    start = time.perf_counter()
+    with pytest.raises(StoreError, match="locked"):
+        store = Store(path)
+        store.check_writable(timeout=0.2)
+    assert time.perf_counter() - start < 10
+
+
+def test_check_writable_fails_fast_when_locked_after_opening(tmp_path):
+    path = tmp_path / "r.sqlite"
+    store = Store(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    start = time.perf_counter()
+    with pytest.raises(StoreError, match="locked"):
+        store.check_writable(timeout=0.2)
+    assert time.perf_counter() - start < 5
+    other.execute("ROLLBACK")
+    store.check_writable(timeout=0.2)   # free again
+    store.close()
+    other.close()
+
+
+def test_put_while_locked_parks_the_record_and_the_next_open_ingests_it(tmp_path):
+    path = tmp_path / "r.sqlite"
+    store = Store(path, timeout=0.2)
+    store.put(_record(0))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(StoreError, match="pending"):
+        store.put(_record(1, acc=0.5))
+    parked = list((tmp_path / "r.sqlite.pending").glob("*.json"))
+    assert len(parked) == 1
+    other.execute("ROLLBACK")
+    other.close()
+    store.close()
+    with Store(path) as reopened:
+        assert {r.seed: r.metrics["acc_conflicting"] for r in reopened.records()} == {
+            0: 0.25, 1: 0.5}
+    assert not list((tmp_path / "r.sqlite.pending").glob("*.json"))
+
+
+def test_a_file_that_is_not_a_database_is_an_error(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match="not a readable results database"):
+        Store(path)
+    assert path.read_text().startswith("these are my notes")   # untouched
+
+
+def test_unwritable_location_is_an_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="--store"):
+        Store(blocker / "results.sqlite")
