@@ -11,7 +11,7 @@ from bench.errors import ConfigError
 
 
 def _coerce(name: str, raw: str, kind: Any) -> Any:
-    origin = typing.get_origin(kind)
+    origin = typing.get_origin(kind) or kind   # a bare ``tuple`` annotation has no origin
     try:
         if kind is bool:
             lowered = raw.lower()
