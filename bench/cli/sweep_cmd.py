@@ -175,7 +175,8 @@ def print_plan(store: Store, todo, varied: set[str], workers: int) -> None:
                       format_seconds(secs) if secs is not None else "no estimate")
     out = Console(width=max(Console().width, 120))
     out.print(table)
-    out.print(f"estimate with {workers} parallel runs: {estimate_total(seconds, workers).describe()}")
+    total = estimate_total(seconds, workers)
+    out.print(f"estimate with {workers} parallel runs: {total.describe()}")
 
 
 def print_summary(store: Store, jobs, varied: set[str]) -> None:
