@@ -67,6 +67,17 @@ def colour_head(model: nn.Module, ctx: RunContext) -> nn.Linear:
     return head.to(ctx.device)
 
 
+def adversarial_losses(net: nn.Module, head: nn.Linear, x: torch.Tensor, digits: torch.Tensor,
+                       colors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(digit CE, KL-to-uniform penalty, colour-head CE). The penalty reaches only the
+    backbone (the head is a fixed adversary inside it); the head's CE reaches only the head."""
+    features = net.features(x)
+    digit_loss = F.cross_entropy(net.classifier(features), digits)
+    adversary_logits = F.linear(features, head.weight.detach(), head.bias.detach())
+    head_loss = F.cross_entropy(head(features.detach()), colors)
+    return digit_loss, kl_to_uniform(adversary_logits), head_loss
+
+
 @METHODS.register("color-kl")
 class ColorKL(Method):
     Hparams = ColorKLHparams
@@ -82,12 +93,8 @@ class ColorKL(Method):
 
         def objective(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
                       index: torch.Tensor) -> torch.Tensor:
-            features = net.features(x)
-            digit_loss = F.cross_entropy(net.classifier(features), y)
-            # The head is a fixed adversary inside the penalty: only the backbone moves.
-            adversary_logits = F.linear(features, head.weight.detach(), head.bias.detach())
-            penalty = kl_to_uniform(adversary_logits)
-            head_loss = F.cross_entropy(head(features.detach()), colors.index_select(0, index))
+            digit_loss, penalty, head_loss = adversarial_losses(
+                net, head, x, y, colors.index_select(0, index))
             return digit_loss + hp.kl_weight * penalty + head_loss
 
         result = train(model, ctx, hp.sgd(), objective, extra_parameters=head.parameters())
