@@ -33,13 +33,14 @@ def add_parser(sub) -> None:
     p.add_argument("grid", nargs="?", type=Path, help="a TOML grid file (see docs/sweep.md)")
     p.add_argument("--methods", help="comma list of registered methods, e.g. erm,jtt")
     p.add_argument("--seeds", type=positive_int, help="number of seeds (default 1)")
-    p.add_argument("--first-seed", type=int)
+    p.add_argument("--first-seed", type=int, help="first seed (default 0)")
     p.add_argument("--conflict-ratios", metavar="R,R,...", help="comma list, e.g. 0.01,0.05")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=V[,V...]", help="hyperparameter values to sweep (repeatable); "
                    "applies to every method that has KEY")
     p.add_argument("--diagnostics", help="all (default), none or a comma list")
-    p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false")
+    p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
+                   help="do not keep the selected models' weights (bench explain needs them)")
     p.add_argument("--launcher", choices=("local", "ray"), default="local")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="parallel runs (default: the number of usable cores)")
