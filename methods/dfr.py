@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
@@ -55,9 +56,23 @@ def balanced_subset(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([rng.choice(m, smallest, replace=False) for m in members])
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> LogisticRegression:
-    model = LogisticRegression(penalty="l1", C=c, solver="liblinear", random_state=seed)
-    return model.fit(x, y)
+def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> OneVsRestClassifier:
+    """L1 logistic regression with liblinear, one-vs-rest: what the paper's code ran (older
+    scikit-learn applied liblinear one-vs-rest itself; 1.9 needs the explicit wrapper)."""
+    binary = LogisticRegression(l1_ratio=1.0, C=c, solver="liblinear", random_state=seed)
+    return OneVsRestClassifier(binary).fit(x, y)
+
+
+def _linear_weights(model: OneVsRestClassifier, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class rows of the one-vs-rest decision functions; classes absent from the fit get
+    zeros. With two classes there is one decision function, for the second class."""
+    estimators = model.estimators_
+    coef = np.zeros((num_classes, estimators[0].coef_.shape[1]))
+    intercept = np.zeros(num_classes)
+    owners = model.classes_[1:] if len(model.classes_) == 2 else model.classes_
+    for cls, estimator in zip(owners, estimators):
+        coef[cls], intercept[cls] = estimator.coef_[0], estimator.intercept_[0]
+    return coef, intercept
 
 
 def tune_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, hp: DFRHparams,
@@ -85,9 +100,7 @@ def retrain_last_layer(x: np.ndarray, y: np.ndarray, groups: np.ndarray, hp: DFR
     for _ in range(hp.retrains):
         part = balanced_subset(groups, rng)
         model = _fit(scaler.transform(x[part]), y[part], c, int(rng.integers(2**31)))
-        coef = np.zeros((num_classes, x.shape[1]))
-        intercept = np.zeros(num_classes)
-        coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
+        coef, intercept = _linear_weights(model, num_classes)
         coefs.append(coef)
         intercepts.append(intercept)
     coef, intercept = np.mean(coefs, axis=0), np.mean(intercepts, axis=0)
