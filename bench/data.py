@@ -18,6 +18,11 @@ from bench.datasets.colored_mnist import ColoredMNISTSpec, Split, build_split, s
 from bench.datasets.digits import DigitSet, load_digits
 
 
+# Bumped whenever the images a spec stands for change (v2: mnist-5k digits shuffled once,
+# train/val cached already split), so an old cache is never read as the new data.
+CACHE_LAYOUT = "v2"
+
+
 def default_cache_dir() -> Path:
     env = os.environ.get("BENCH_CACHE_DIR")
     if env:
@@ -65,7 +70,7 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
     if builder.role != "train":
         raise DataError(f"dataset {train_dataset!r} is a test dataset; train on one of "
                         f"{[n for n, b in DATASETS.items() if b.role == 'train']}")
-    folder = Path(cache_dir or default_cache_dir()) / spec.hash()
+    folder = Path(cache_dir or default_cache_dir()) / CACHE_LAYOUT / spec.hash()
     # train and val are cached already carved out: a cache hit copies no images.
     files = {"train": f"{train_dataset}-train", "val": f"{train_dataset}-val",
              **{name: name for name in test_dataset_names()}}

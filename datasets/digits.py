@@ -124,8 +124,14 @@ def load_mnist_5k(data_root: Path | None = None, download: bool = False) -> Digi
     test_mask = torch.zeros(len(labels), dtype=torch.bool)
     for digit in range(10):
         test_mask[torch.nonzero(labels == digit).flatten()[-100:]] = True
-    return DigitSet("mnist-5k", Digits(images[~test_mask], labels[~test_mask]),
-                    Digits(images[test_mask], labels[test_mask]))
+    # The bundled file is sorted by digit; a fixed shuffle makes any prefix (a smoke run's
+    # subset) a fair sample of all ten digits.
+    shuffle = torch.Generator().manual_seed(5000)
+    train, test = torch.nonzero(~test_mask).flatten(), torch.nonzero(test_mask).flatten()
+    train = train[torch.randperm(len(train), generator=shuffle)]
+    test = test[torch.randperm(len(test), generator=shuffle)]
+    return DigitSet("mnist-5k", Digits(images[train], labels[train]),
+                    Digits(images[test], labels[test]))
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.data import prepare_splits
+from bench.data import CACHE_LAYOUT, prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import DataError
 
@@ -25,7 +25,7 @@ def test_second_call_hits_the_cache_with_identical_tensors(tmp_path):
     second = prepare_splits(SPEC, cache_dir=tmp_path)
     assert not first.cache_hit and second.cache_hit
     _assert_same(first, second)
-    assert sorted(p.name for p in (tmp_path / SPEC.hash()).iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / CACHE_LAYOUT / SPEC.hash()).iterdir()) == [
         "aligned.pt", "colored-train.pt", "colored-val.pt", "conflicting.pt", "cycled.pt",
         "greyscale.pt"]
 
@@ -40,7 +40,7 @@ def test_cache_and_fresh_build_agree(tmp_path):
 @pytest.mark.parametrize("victim", ["conflicting.pt", "colored-val.pt"])
 def test_corrupt_cache_file_is_rebuilt(tmp_path, victim):
     good = prepare_splits(SPEC, cache_dir=tmp_path)
-    path = tmp_path / SPEC.hash() / victim
+    path = tmp_path / CACHE_LAYOUT / SPEC.hash() / victim
     path.write_bytes(b"not a tensor file")
     rebuilt = prepare_splits(SPEC, cache_dir=tmp_path)
     assert not rebuilt.cache_hit

@@ -123,3 +123,10 @@ def test_real_mnist_files_load():
     assert tuple(digits.test.images.shape) == (10000, 28, 28)
     assert torch.bincount(digits.test.labels).sum() == 10000
     assert 0 < digits.train.images.float().mean() < 255
+
+
+def test_mnist_5k_prefixes_hold_every_digit():
+    """The bundled file is sorted by digit; a smoke run's prefix must still see all ten."""
+    digits = load_digits("mnist-5k")
+    assert torch.bincount(digits.train.labels[:200], minlength=10).min() > 5
+    assert torch.bincount(digits.test.labels[:100], minlength=10).min() > 2
