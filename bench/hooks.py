@@ -18,11 +18,18 @@ class HookOptions:
 
 def spec_extras(options: HookOptions) -> dict[str, Any]:
     """Settings that change stored numbers and therefore belong to the run spec (and its hash)."""
-    return {}
+    from bench.diagnostics import diagnostic_settings, parse_diagnostics
+    return {"diagnostics": diagnostic_settings(parse_diagnostics(options.diagnostics))}
 
 
 def after_fit_hooks(options: HookOptions) -> list[AfterFit]:
-    return [*weights_hooks(options)]
+    return [*diagnostics_hooks(options), *weights_hooks(options)]
+
+
+def diagnostics_hooks(options: HookOptions) -> list[AfterFit]:
+    """The selected diagnostics, then peak memory (recorded even with ``none``)."""
+    from bench.diagnostics import make_after_fit, parse_diagnostics
+    return [make_after_fit(parse_diagnostics(options.diagnostics))]
 
 
 def weights_hooks(options: HookOptions) -> list[AfterFit]:

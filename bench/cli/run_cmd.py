@@ -11,7 +11,7 @@ from bench.cli.options import add_data_options, check_ratio, data_spec, positive
 from bench.cli.progress import RichProgress, make_bar
 from bench.datasets.digits import resolve_source
 from bench.harness import RunEnvironment, execute, make_spec, resolve_device
-from bench.hooks import HookOptions, after_fit_hooks
+from bench.hooks import HookOptions, after_fit_hooks, spec_extras
 from bench.hparams import parse_overrides
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store
@@ -31,6 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="rerun seeds already stored")
     p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
                    help="do not keep the selected model's weights (bench explain needs them)")
+    p.add_argument("--diagnostics", default="all", metavar="all|none|pgd,llc,color,gradcam",
+                   help="diagnostics to run after each fit (default all; see docs/diagnostics.md)")
     add_data_options(p)
     p.set_defaults(func=run)
 
@@ -51,10 +53,11 @@ def run(args: argparse.Namespace) -> int:
         source = resolve_source(args.source, args.data_root)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
-    spec = make_spec(args.method, overrides, data_spec(args, source), args.dataset, args.backbone)
+    spec = make_spec(args.method, overrides, data_spec(args, source), args.dataset, args.backbone,
+                     extras=spec_extras(HookOptions(diagnostics=args.diagnostics)))
     store = Store(args.store)
     store.check_writable()
-    hook_options = HookOptions(keep_weights=args.keep_weights,
+    hook_options = HookOptions(diagnostics=args.diagnostics, keep_weights=args.keep_weights,
                                weights_dir=weights_dir_for(store.path))
     env = RunEnvironment(device, args.data_root, after_fit=after_fit_hooks(hook_options))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
