@@ -1,0 +1,75 @@
+"""``bench explain``: interpretability report (markdown + PNG) for a stored run."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.data import prepare_splits
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.errors import ConfigError
+from bench.harness import resolve_device
+from bench.record import RunRecord
+from bench.store import Store
+from bench.weights import load_model, weights_dir_for, weights_path
+
+DEFAULT_OUT = Path("runs") / "explain"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("explain", help="interpretability report for a stored run")
+    p.add_argument("run", metavar="RUN", help="store id (see bench results) or run key")
+    p.add_argument("--against", metavar="RUN", default=None,
+                   help="a second run, shown side by side")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: runs/explain/<id>[-vs-<id>])")
+    p.add_argument("--unit", type=int, default=None,
+                   help="unit to patch (default: the one whose patching moves most predictions)")
+    p.add_argument("--store", type=Path, default=None,
+                   help="results database (default: $BENCH_STORE or runs/results.sqlite)")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="folder holding MNIST/raw, for runs on full MNIST")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.set_defaults(func=run)
+
+
+def find_record(store: Store, ref: str) -> RunRecord:
+    """A stored record by id (digits) or key (``<spec hash>/<seed>``)."""
+    records = store.records()
+    if ref.isdigit():
+        found = [r for r in records if r.id == int(ref)]
+    else:
+        found = [r for r in records if r.key == ref]
+    if not found:
+        raise ConfigError(f"no stored run {ref!r} in {store.path}; see bench results for ids")
+    record = found[0]
+    if record.status != "completed":
+        raise ConfigError(f"run {ref} {record.status} ({record.error}); nothing to explain")
+    return record
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.explain.analysis import ExplainSettings, explain
+    from bench.explain.report import ExplainedRun, write_report
+
+    console = Console(stderr=True)
+    device = resolve_device(args.device)
+    with Store(args.store) as store:
+        records = [find_record(store, ref) for ref in (args.run, args.against) if ref]
+        folder = weights_dir_for(store.path)
+    models = [load_model(weights_path(folder, r.key), device) for r in records]  # fail fast
+    out = args.out or DEFAULT_OUT / "-vs-".join(str(r.id) for r in records)
+    settings = ExplainSettings(unit=args.unit)
+    explained = []
+    for record, model in zip(records, models):
+        label = f"{record.spec.method} #{record.id}"
+        console.print(f"explaining {label} (key {record.key}) on {device}")
+        spec = ColoredMNISTSpec(**{**record.spec.data, "seed": record.seed})
+        splits = prepare_splits(spec, record.spec.dataset, args.data_root)
+        explanation = explain(model, splits, spec, settings, device)
+        explained.append(ExplainedRun(label, record, explanation, splits))
+    report = write_report(explained, out)
+    console.print(f"wrote {report}")
+    print(report)
+    return 0
