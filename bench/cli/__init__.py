@@ -9,7 +9,7 @@ from bench.errors import BenchError
 from bench.registry import RegistryError
 
 # Each module defines ``add_parser(subparsers)``, which sets ``func`` on its parser.
-SUBCOMMANDS = ("run", "list", "results", "leaderboard", "samples",
+SUBCOMMANDS = ("run", "list", "results", "explain", "leaderboard", "samples",
                "sweep")
 
 
