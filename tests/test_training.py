@@ -1,0 +1,100 @@
+"""The harness's training loop: selection on validation, NaN detection, determinism."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from bench.data import Splits
+from bench.harness import RunEnvironment, execute, make_spec
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.supervision import Supervision
+from bench.training import SGDConfig, train, validation_score
+from tests.conftest import make_context
+
+
+def test_selection_returns_the_best_validation_epoch(tiny_splits):
+    ctx = make_context(tiny_splits, limit=400)
+    model = ctx.new_model()
+    scores = []
+    fit = train(model, ctx, SGDConfig(epochs=4, batch_size=32, lr=0.2),
+                on_epoch_end=lambda epoch: scores.append(validation_score(model, ctx, "val_acc")))
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))   # first of the best
+    assert fit.logs["selected_epoch"] == best + 1
+    assert fit.logs["selected_val_acc"] == scores[best]
+    assert validation_score(fit.model, ctx, "val_acc") == scores[best]
+    assert validation_score(fit.final_model, ctx, "val_acc") == scores[-1]
+
+
+def test_selection_with_validation_bias_labels_uses_worst_group(tiny_splits):
+    ctx = make_context(tiny_splits, Supervision.VAL_BIAS, limit=300)
+    fit = train(ctx.new_model(), ctx, SGDConfig(epochs=1, batch_size=32, lr=0.1))
+    assert "selected_val_worst_group_acc" in fit.logs
+
+
+def test_without_selection_the_model_is_the_last_epoch(tiny_splits):
+    ctx = make_context(tiny_splits, limit=200)
+    model = ctx.new_model()
+    fit = train(model, ctx, SGDConfig(epochs=1, batch_size=32, lr=0.1), select=False)
+    assert fit.model is model and fit.final_model is None and fit.logs == {}
+
+
+def test_non_finite_loss_raises_floating_point_error(tiny_splits):
+    ctx = make_context(tiny_splits, limit=200)
+
+    def exploding(model, x, y, index):
+        return torch.nn.functional.cross_entropy(model(x), y) * float("nan")
+    with pytest.raises(FloatingPointError, match="not finite"):
+        train(ctx.new_model(), ctx, SGDConfig(epochs=1, batch_size=32, lr=0.1), exploding)
+
+
+def test_sample_weights_draw_with_replacement_in_proportion(tiny_splits):
+    ctx = make_context(tiny_splits, limit=200)
+    seen = []
+
+    def recording(model, x, y, index):
+        seen.append(index.clone())
+        return torch.nn.functional.cross_entropy(model(x), y)
+    weights = torch.zeros(200)
+    weights[:10] = 1.0                                     # only the first ten may be drawn
+    train(ctx.new_model(), ctx, SGDConfig(epochs=1, batch_size=50, lr=0.1), recording,
+          sample_weights=weights, select=False)
+    drawn = torch.cat(seen)
+    assert len(drawn) == 200 and drawn.max() < 10
+
+
+def _small_splits(splits: Splits, n_train: int = 400, n_test: int = 300) -> Splits:
+    head = lambda s, n: s.subset(torch.arange(min(n, len(s))))   # noqa: E731
+    return Splits(head(splits.train, n_train), head(splits.val, 200),
+                  {k: head(v, n_test) for k, v in splits.tests.items()})
+
+
+def _spec(**overrides):
+    return make_spec("erm", {"epochs": 1, "batch_size": 32, **overrides},
+                     ColoredMNISTSpec(source="mnist-5k"))
+
+
+def test_harness_records_a_nan_seed_as_failed_and_the_next_seed_runs(tiny_splits):
+    env = RunEnvironment(torch.device("cpu"))
+    small = _small_splits(tiny_splits)
+    failed = execute(_spec(lr=1e30), 0, env, splits=small)
+    assert failed.status == "failed"
+    assert failed.error.startswith("FloatingPointError")
+    assert "seconds_data" in failed.metrics and "acc_aligned" not in failed.metrics
+    ok = execute(_spec(), 1, env, splits=small)
+    assert ok.status == "completed" and ok.error is None
+
+
+def test_same_seed_gives_identical_metrics_on_cpu(tiny_splits):
+    env = RunEnvironment(torch.device("cpu"))
+    small = _small_splits(tiny_splits)
+    a = execute(_spec(), 3, env, splits=small)
+    b = execute(_spec(), 3, env, splits=small)
+    c = execute(_spec(), 4, env, splits=small)
+    untimed = lambda r: {k: v for k, v in r.metrics.items()   # noqa: E731
+                         if not k.startswith("seconds")}
+    assert a.status == b.status == "completed"
+    assert untimed(a) == untimed(b) and a.confusion == b.confusion
+    assert untimed(a) != untimed(c)
+    assert all(math.isfinite(v) for v in untimed(a).values())
