@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (BenchError, RegistryError) as exc:
         message = exc.args[0] if exc.args else str(exc)
+        message = " ".join(str(message).split())  # one line, even when a library's text is not
         sys.stderr.write(f"bench {args.command}: error: {message}\n")
         return 2
     except KeyboardInterrupt:
