@@ -107,7 +107,8 @@ def retrain_last_layer(x: np.ndarray, y: np.ndarray, groups: np.ndarray, hp: DFR
     # Fold the standardisation into the layer: w·(x - mu)/sigma + b.
     weight = coef / scaler.scale_
     bias = intercept - weight @ scaler.mean_
-    layer = nn.Linear(x.shape[1], num_classes)
+    # skip_init: the weights are overwritten, and a default init would draw from the global RNG.
+    layer = nn.utils.skip_init(nn.Linear, x.shape[1], num_classes)
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(weight))
         layer.bias.copy_(torch.from_numpy(bias))
