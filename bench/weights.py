@@ -18,8 +18,10 @@ from bench.backbones import build_backbone
 from bench.errors import BenchError
 
 WEIGHTS_FOLDER = "weights"
-# Attribute names under which a wrapper may hold its backbone, next to ``feature_mask``.
+# Attribute names under which a wrapper holds its backbone and its unit mask
+# (``ablate-texture``'s MaskedUnits uses ``backbone`` and ``keep``).
 _INNER_NAMES = ("base", "backbone", "model", "inner")
+_MASK_NAMES = ("feature_mask", "keep")
 
 
 class WeightsMissing(BenchError):
@@ -37,7 +39,7 @@ class UnitMaskedNet(nn.Module):
         self.num_features = base.num_features
 
     def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base.feature_maps(x)
+        return self.base.feature_maps(x) * self.feature_mask[:, None, None]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.base.features(x) * self.feature_mask
@@ -47,15 +49,15 @@ class UnitMaskedNet(nn.Module):
 
 
 def split_wrapper(model: nn.Module) -> tuple[nn.Module, torch.Tensor | None]:
-    """(backbone, feature mask or None). A wrapper is recognised by a ``feature_mask``
-    tensor next to its backbone in one of the attributes ``base``, ``backbone``, ``model``
-    or ``inner``; anything else is taken to be a backbone itself."""
-    mask = getattr(model, "feature_mask", None)
-    if isinstance(mask, torch.Tensor):
-        for name in _INNER_NAMES:
-            inner = getattr(model, name, None)
-            if isinstance(inner, nn.Module):
-                return inner, mask
+    """(backbone, feature mask or None). A wrapper is recognised by a mask tensor
+    (``feature_mask`` or ``keep``) next to its backbone (``base``, ``backbone``, ``model`` or
+    ``inner``); anything else is taken to be a backbone itself."""
+    masks = [m for m in (getattr(model, n, None) for n in _MASK_NAMES)
+             if isinstance(m, torch.Tensor)]
+    inner = [m for m in (getattr(model, n, None) for n in _INNER_NAMES)
+             if isinstance(m, nn.Module)]
+    if masks and inner:
+        return inner[0], masks[0]
     return model, None
 
 

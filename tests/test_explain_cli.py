@@ -14,7 +14,14 @@ TINY_RUN = ["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
             "--set", "batch_size=64", "--diagnostics", "none", "--device", "cpu"]
 
 
-def test_run_then_explain_side_by_side(tmp_path, capsys):
+def test_run_then_explain_side_by_side(tmp_path, capsys, monkeypatch):
+    # Activation maximisation has its own test; here a few steps keep the file quick.
+    from bench.explain import analysis
+    from bench.explain.activation_maximisation import MaximisationSettings
+    fast = analysis.visualise_classes
+    monkeypatch.setattr(analysis, "visualise_classes",
+                        lambda model, settings, device: fast(model, settings=MaximisationSettings(
+                            steps=5), device=device))
     store = tmp_path / "results.sqlite"
     assert main([*TINY_RUN, "--store", str(store)]) == 0
     assert main([*TINY_RUN, "--store", str(store), "--first-seed", "1",

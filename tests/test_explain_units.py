@@ -79,25 +79,27 @@ def test_classifier_weights_are_units_by_classes(model):
 
 
 def test_texture_probe_scores_a_colour_unit_as_texture_and_a_stroke_unit_as_shape(tiny_splits):
-    """A hand-built two-unit 'model': unit 0 = mean redness minus greenness-blueness
-    (colour), unit 1 = white stroke pixels (all channels bright). The probe must tell them
-    apart."""
-    class TwoUnits(torch.nn.Module):
-        num_features = 2
-        classifier = torch.nn.Linear(2, 10)
+    """A hand-built two-unit 'model': unit 0 = how far red is from the other channels
+    (colour), unit 1 = share of white stroke pixels; unit 2 never fires. The probe (the
+    ablate-texture method's) must tell them apart."""
+    class ThreeUnits(torch.nn.Module):
+        num_features = 3
+        classifier = torch.nn.Linear(3, 10)
 
         def features(self, x):
             colour = (x[:, 0] - x[:, 1:].mean(1)).abs().mean((1, 2))
             stroke = (x.min(1).values > 0.9).float().mean((1, 2))
-            return torch.stack([colour, stroke], 1)
+            return torch.stack([colour, stroke, torch.zeros_like(colour)], 1)
 
     spec = ColoredMNISTSpec(source="mnist-5k")
-    grey = to_float_images(tiny_splits.tests["greyscale"].images[:200], CPU)
-    digits = tiny_splits.tests["greyscale"].digits[:200]
-    probe = units.texture_shape_probe(TwoUnits(), grey, digits, spec, draws=4)
-    assert probe.score[0] > 0.5 and probe.score[1] < -0.5
-    assert probe.texture_driven.tolist() == [True, False]
-    assert probe.texture_per_colour.shape == (10, 2)
+    images = to_float_images(tiny_splits.train.images[:200], CPU)
+    probe = units.texture_shape_probe(ThreeUnits(), images, spec, draws=4)
+    assert probe.score[0] > 0.9 and probe.score[1] < 0.1
+    assert [probe.kind(u) for u in range(3)] == ["texture", "shape", "dead"]
+    assert probe.texture_driven.tolist() == [True, False, False]
+    assert probe.texture_per_colour.shape == (10, 3)
+    # Pure red texture moves unit 0 more than pure grey-ish texture (colour 9 is pale pink).
+    assert probe.texture_per_colour[0, 0] > probe.texture_per_colour[9, 0]
 
 
 def test_patching_a_unit_to_its_own_value_changes_nothing(model, conflicting):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bench.backbones import BaselineNet
-from bench.hooks import HookOptions, after_fit_hooks
+from bench.hooks import HookOptions, after_fit_hooks, weights_hooks
 from bench.record import RunRecord, RunSpec
 from bench.weights import (UnitMaskedNet, WeightsMissing, load_model, save_model,
                            weights_dir_for, weights_path)
@@ -42,6 +42,18 @@ def test_masked_model_round_trip_keeps_the_mask(tmp_path):
         assert not torch.equal(loaded(x), loaded.base(x))   # the mask really acts
 
 
+def test_ablate_texture_wrapper_is_rebuilt_with_its_mask(tmp_path):
+    from bench.methods.ablate_texture import MaskedUnits
+    keep = torch.ones(16, dtype=torch.bool)
+    keep[[0, 9]] = False
+    model, x = MaskedUnits(_model(), keep).eval(), _images()
+    loaded = load_model(save_model(model, "baseline", tmp_path / "a.pt"))
+    assert torch.equal(loaded.feature_mask, keep.float())
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+        assert torch.equal(model.feature_maps(x), loaded.feature_maps(x))
+
+
 def test_file_holds_only_tensors_and_strings(tmp_path):
     path = save_model(_model(), "baseline", tmp_path / "0.pt")
     blob = torch.load(path, weights_only=True)   # would raise on pickled code
@@ -74,8 +86,10 @@ def test_paths_follow_the_store_and_key(tmp_path):
 def test_hook_saves_under_the_record_key_unless_opted_out(tmp_path):
     record = RunRecord(RunSpec("erm", {}, {"source": "mnist-5k"}), 2, "completed", "none")
     model = _model()
-    for hook in after_fit_hooks(HookOptions(keep_weights=True, weights_dir=tmp_path)):
+    for hook in weights_hooks(HookOptions(keep_weights=True, weights_dir=tmp_path)):
         hook(model, None, None, record)
     assert weights_path(tmp_path, record.key).is_file()
-    assert not [h for h in after_fit_hooks(HookOptions(keep_weights=False))
-                if getattr(h, "__name__", "") == "keep_weights"]
+    names = [getattr(h, "__name__", "") for h in after_fit_hooks(HookOptions(keep_weights=True))]
+    assert names[-1] == "keep_weights", "weights are kept after the diagnostics"
+    assert "keep_weights" not in [getattr(h, "__name__", "")
+                                  for h in after_fit_hooks(HookOptions(keep_weights=False))]

@@ -26,7 +26,8 @@ class ExplainSettings:
     top_k: int = 8                  # training images shown per unit
     sample: int = 20_000            # training images used for top-k, PCA and NMI (seeded)
     nmi_bins: int = DEFAULT_BINS
-    texture_draws: int = 32         # texture images per colour for the probe
+    probes: int = 1000              # training images probed for texture vs shape (as ablate-texture)
+    texture_draws: int = 32         # texture images per palette colour (patching)
     gradcam_images: int = 8         # per split (aligned, conflicting)
     unit: int | None = None         # patched unit; default: the one that moves most
     seed: int = 0
@@ -84,9 +85,9 @@ def explain(model: nn.Module, splits: Splits, spec: ColoredMNISTSpec,
     sample = _sample(len(splits.train), settings.sample, settings.seed)
     train_feats = units.pooled_features(
         model, to_float_images(splits.train.images[sample], device))
-    grey = to_float_images(tests["greyscale"].images, device)
-    probe = units.texture_shape_probe(model, grey, tests["greyscale"].digits, spec,
-                                      settings.texture_draws, device)
+    probe_images = to_float_images(splits.train.images[sample[:settings.probes]], device)
+    probe = units.texture_shape_probe(model, probe_images, spec, settings.texture_draws,
+                                      settings.seed)
 
     panels = {}
     for name in ("aligned", "conflicting"):

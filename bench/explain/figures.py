@@ -68,7 +68,7 @@ def top_k(ex: Explanation, train: Split, path: Path) -> Path:
     ax.imshow(_mosaic(picked))
     ax.set_xticks([])
     ax.set_yticks([u * 30 + 14 for u in range(n_units)],
-                  [f"{u} {ex.probe.kind(u)} {ex.probe.score[u]:+.2f}" for u in range(n_units)],
+                  [f"{u} {ex.probe.kind(u)} {ex.probe.score[u]:.2f}" for u in range(n_units)],
                   fontsize=7)
     ax.set_title("top training images per unit (kind, texture score)", fontsize=9)
     return _save(fig, path)
@@ -82,10 +82,11 @@ def units(ex: Explanation, path: Path) -> Path:
     axes[0].bar(idx + 0.2, ex.drops["aligned"], 0.4, label="aligned")
     axes[0].set(title="accuracy drop when the unit is ablated", xlabel="unit", xticks=idx)
     axes[0].legend(fontsize=7)
-    colours = ["tab:orange" if s > 0 else "tab:blue" for s in ex.probe.score]
+    colours = ["tab:orange" if t else "tab:blue" for t in ex.probe.texture_driven]
     axes[1].bar(idx, ex.probe.score, color=colours)
-    axes[1].axhline(0, color="black", lw=0.5)
-    axes[1].set(title="texture (+) vs shape (-) score", xlabel="unit", xticks=idx, ylim=(-1, 1))
+    axes[1].axhline(0.5, color="black", lw=0.5)
+    axes[1].set(title="texture score T / (T + D) (above 0.5: texture)", xlabel="unit",
+                xticks=idx, ylim=(0, 1))
     lim = np.abs(ex.weights).max() or 1
     axes[2].imshow(ex.weights.T, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     axes[2].set(title="classifier weight (class x unit)", xlabel="unit", ylabel="class",

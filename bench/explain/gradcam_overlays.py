@@ -14,7 +14,7 @@ from bench.evaluate import predict
 
 def target_layer(model: nn.Module) -> nn.Module:
     """The last conv block; a wrapper (e.g. a unit mask) is looked through."""
-    for candidate in (model, getattr(model, "base", None)):
+    for candidate in (model, getattr(model, "base", None), getattr(model, "backbone", None)):
         layer = getattr(candidate, "block3", None)
         if isinstance(layer, nn.Module):
             return layer

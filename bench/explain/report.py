@@ -16,9 +16,10 @@ FIGURES = (("confusion", "Confusion on `conflicting` (the seed's Figure 2)",
             "Left: true digit against prediction. Right: the background colour against the "
             "prediction; a colour reader puts its mass on this diagonal."),
            ("units", "Pooled units: ablation, texture vs shape, classifier weights",
-            "Accuracy lost when one unit is zeroed; texture score (activation on the colour "
-            "texture alone against digits on a black background, +1 = pure texture); the "
-            "classifier's weight from each unit to each class."),
+            "Accuracy lost when one unit is zeroed; texture score T / (T + D) (activation on "
+            "each image's background texture alone, T, against its digit on a black "
+            "background, D; the ablate-texture method's probe); the classifier's weight from "
+            "each unit to each class."),
            ("top-k", "Top training images per unit", ""),
            ("pca", "PCA of the pooled features", ""),
            ("nmi", "Normalised mutual information between units",
@@ -75,7 +76,7 @@ def _unit_table(ex: Explanation) -> list[str]:
         kind = ex.probe.kind(u)
         lines.append(f"| {u} | {ex.drops['conflicting'][u]:+.3f} | {ex.drops['aligned'][u]:+.3f}"
                      f" | {ex.probe.texture[u]:.3f} | {ex.probe.shape[u]:.3f} | "
-                     f"{ex.probe.score[u]:+.2f} | {kind} | {c} ({ex.weights[u, c]:+.2f}) |")
+                     f"{ex.probe.score[u]:.2f} | {kind} | {c} ({ex.weights[u, c]:+.2f}) |")
     return lines
 
 

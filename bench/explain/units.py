@@ -68,14 +68,15 @@ def classifier_weights(model: nn.Module) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TextureShapeProbe:
-    """Per unit: the mean activation on the colour texture alone (for its strongest colour)
-    and on digits over a contrasting, colourless background (for its strongest digit class),
-    so both sides get the same "best of ten" chance. ``score`` in [-1, 1] is
-    (texture - shape) / (texture + shape): above 0 the unit answers to colour texture, below 0
-    to strokes. A unit that barely fires on either (below ``DEAD``) scores 0 and is "dead"."""
-    texture: np.ndarray             # (units,) max over colours of the mean activation
+    """The ``ablate-texture`` method's probe (one definition, reused): per unit, ``texture``
+    = mean activation on each probe image's own background texture with no digit, ``shape``
+    = mean activation on its grey digit over a plain black (contrasting) background, and
+    ``score`` = texture / (texture + shape) in [0, 1]: above 0.5 the unit answers to colour
+    texture. A unit that barely fires on either (below ``DEAD``) is "dead".
+    ``texture_per_colour`` (the unit on each palette colour's texture alone) feeds patching."""
+    texture: np.ndarray             # (units,)
     texture_per_colour: np.ndarray  # (colours, units)
-    shape: np.ndarray               # (units,) max over digit classes of the mean activation
+    shape: np.ndarray               # (units,)
     score: np.ndarray               # (units,)
 
     @property
@@ -84,13 +85,15 @@ class TextureShapeProbe:
 
     @property
     def texture_driven(self) -> np.ndarray:
-        return (self.score > 0) & ~self.dead
+        return (self.score > TEXTURE_THRESHOLD) & ~self.dead
 
     def kind(self, unit: int) -> str:
-        return "dead" if self.dead[unit] else "texture" if self.score[unit] > 0 else "shape"
+        return ("dead" if self.dead[unit] else
+                "texture" if self.score[unit] > TEXTURE_THRESHOLD else "shape")
 
 
-DEAD = 1e-3   # pooled post-ReLU activation below which a unit counts as silent
+DEAD = 1e-3               # pooled post-ReLU activation below which a unit counts as silent
+TEXTURE_THRESHOLD = 0.5   # ablate-texture's default: texture activation above digit activation
 
 
 def texture_images(spec: ColoredMNISTSpec, colour: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -103,21 +106,18 @@ def texture_images(spec: ColoredMNISTSpec, colour: int, n: int, seed: int = 0) -
     return paint(blank, colours, spec, torch.Generator().manual_seed(seed * 10 + colour))
 
 
-def texture_shape_probe(model: nn.Module, shape_images: torch.Tensor, shape_digits: torch.Tensor,
-                        spec: ColoredMNISTSpec, draws: int = 32,
-                        device: torch.device | str = "cpu") -> TextureShapeProbe:
-    """``shape_images``: float digits on a contrasting colourless background (the
-    ``greyscale`` test split: white strokes on black), on the device, with their labels."""
-    per_colour = []
-    for colour in range(len(spec.palette)):
-        tex = texture_images(spec, colour, draws).to(device).float().div_(255)
-        per_colour.append(pooled_features(model, tex).mean(0).cpu())
-    per_colour_t = torch.stack(per_colour)
-    texture = per_colour_t.max(0).values
-    digit_feats = pooled_features(model, shape_images).cpu()
-    shape = torch.stack([digit_feats[shape_digits.cpu() == d].mean(0)
-                         for d in shape_digits.unique()]).max(0).values
-    score = (texture - shape) / (texture.abs() + shape.abs()).clamp_min(1e-12)
-    score = torch.where(torch.maximum(texture, shape) < DEAD, 0.0, score)
-    return TextureShapeProbe(texture.numpy(), per_colour_t.numpy(), shape.numpy(),
-                             score.numpy())
+def texture_shape_probe(model: nn.Module, images: torch.Tensor, spec: ColoredMNISTSpec,
+                        draws: int = 32, seed: int = 0) -> TextureShapeProbe:
+    """``images``: float coloured training images on the model's device (the probe set)."""
+    from bench.methods.ablate_texture import texture_probes
+    from bench.methods.greyscale import decolorize
+
+    device = images.device
+    texture = pooled_features(model, texture_probes(images, torch.Generator().manual_seed(seed)))
+    shape = pooled_features(model, decolorize(images))
+    texture, shape = texture.mean(0).cpu(), shape.mean(0).cpu()
+    score = texture / (texture + shape).clamp(min=1e-8)   # exactly ablate-texture's score
+    per_colour = torch.stack([
+        pooled_features(model, texture_images(spec, c, draws, seed).to(device).float() / 255)
+        .mean(0).cpu() for c in range(len(spec.palette))])
+    return TextureShapeProbe(texture.numpy(), per_colour.numpy(), shape.numpy(), score.numpy())
