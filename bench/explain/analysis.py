@@ -26,7 +26,7 @@ class ExplainSettings:
     top_k: int = 8                  # training images shown per unit
     sample: int = 20_000            # training images used for top-k, PCA and NMI (seeded)
     nmi_bins: int = DEFAULT_BINS
-    probes: int = 1000              # training images probed for texture vs shape (as ablate-texture)
+    probes: int = 1000              # training images probed for texture vs shape
     texture_draws: int = 32         # texture images per palette colour (patching)
     gradcam_images: int = 8         # per split (aligned, conflicting)
     unit: int | None = None         # patched unit; default: the one that moves most

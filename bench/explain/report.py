@@ -49,8 +49,10 @@ def _headline(run: ExplainedRun) -> dict[str, str]:
         "run key": f"`{run.record.key}`",
         "accuracy conflicting / aligned": (f"{ex.accuracy['conflicting']:.3f} / "
                                            f"{ex.accuracy['aligned']:.3f}"),
-        "stored accuracy conflicting": f"{run.record.metrics.get('acc_conflicting', float('nan')):.3f}",
-        "all units ablated (bias only), conflicting": f"{ex.all_ablated_accuracy['conflicting']:.3f}",
+        "stored accuracy conflicting": (
+            f"{run.record.metrics.get('acc_conflicting', float('nan')):.3f}"),
+        "all units ablated (bias only), conflicting": (
+            f"{ex.all_ablated_accuracy['conflicting']:.3f}"),
         "texture-driven units": f"{len(texture)} ({', '.join(map(str, texture)) or 'none'})",
         "largest drop on conflicting when ablated": _largest(ex.drops["conflicting"]),
         "largest drop on aligned when ablated": _largest(ex.drops["aligned"]),
