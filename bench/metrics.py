@@ -28,6 +28,13 @@ def worst_group_accuracy(pred: torch.Tensor, target: torch.Tensor, groups: torch
     return min(accs.values()) if accs else float("nan")
 
 
+def bias_conflicting_accuracy(pred: torch.Tensor, target: torch.Tensor,
+                              bias: torch.Tensor) -> float:
+    """Accuracy on the examples whose bias attribute (colour index) disagrees with the label."""
+    mask = (bias >= 0) & (bias != target)
+    return accuracy(pred[mask], target[mask])
+
+
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int = 10) -> list[list[int]]:
     """Rows are true classes, columns predicted classes."""
     flat = target.long().cpu() * num_classes + pred.long().cpu()

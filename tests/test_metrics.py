@@ -46,3 +46,10 @@ def test_mean_std_uses_the_sample_standard_deviation():
     assert metrics.mean_std([0.7]) == (0.7, 0.0, 1)
     mean, std, n = metrics.mean_std([])
     assert math.isnan(mean) and math.isnan(std) and n == 0
+
+
+def test_bias_conflicting_accuracy_counts_only_disagreeing_examples():
+    pred = torch.tensor([0, 1, 2, 3, 0])
+    target = torch.tensor([0, 1, 2, 2, 1])
+    bias = torch.tensor([0, 5, 2, 3, -1])   # conflicting: positions 1 (right) and 3 (wrong)
+    assert metrics.bias_conflicting_accuracy(pred, target, bias) == 0.5
