@@ -8,6 +8,7 @@ from pathlib import Path
 from bench.leaderboard import pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
+from bench.leaderboard.readme_block import update_readme
 from bench.leaderboard.sources import (RECORDS_DIR, export, load_records, read_records_dir,
                                        read_store)
 from bench.store import default_store_path
@@ -28,6 +29,9 @@ def add_parser(sub) -> None:
                    help=f"where pages and figures go (default: {DEFAULT_OUT})")
     p.add_argument("--no-figures", action="store_true",
                    help="write only the markdown (existing figures are left as they are)")
+    p.add_argument("--readme", type=Path, default=Path("README.md"),
+                   help="file whose '<!-- leaderboard:start/end -->' block gets the headline "
+                        "table (default: README.md; left alone without the markers)")
     p.add_argument("--export", action="store_true",
                    help="first add the store's completed records to <records>/<protocol>.jsonl")
     p.set_defaults(func=run)
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     rendered, planned = pages.render(records, MethodCatalog.from_registry(),
                                      regenerate_command(args))
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
+    if update_readme(args.readme, records, MethodCatalog.from_registry(), args.out.as_posix()):
+        print(f"updated the headline table in {args.readme}")
     print(f"{len(records)} completed runs, {len(rendered) - 1} protocol page(s): "
           f"wrote {len(written)} file(s) under {args.out}")
     return 0
