@@ -5,13 +5,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.leaderboard import pages
+from bench.leaderboard import gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.readme_block import update_readme
 from bench.leaderboard.sources import (RECORDS_DIR, export, load_records, read_records_dir,
                                        read_store)
 from bench.store import default_store_path
+from bench.weights import weights_dir_for
 
 DEFAULT_OUT = Path("leaderboards")
 
@@ -29,6 +30,12 @@ def add_parser(sub) -> None:
                    help=f"where pages and figures go (default: {DEFAULT_OUT})")
     p.add_argument("--no-figures", action="store_true",
                    help="write only the markdown (existing figures are left as they are)")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="kept weights for the Grad-CAM figures (default: the weights folder "
+                        "beside the store, when a store is read)")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="folder holding MNIST/raw, for Grad-CAM figures of full-MNIST runs "
+                        "(default: $BENCH_DATA_ROOT or a user cache)")
     p.add_argument("--readme", type=Path, default=Path("README.md"),
                    help="file whose '<!-- leaderboard:start/end -->' block gets the headline "
                         "table (default: README.md; left alone without the markers)")
@@ -52,6 +59,21 @@ def _store_path(args: argparse.Namespace) -> Path | None:
     return default if default.exists() else None
 
 
+def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
+                         records: list) -> None:
+    """Before the pages: a page links its Grad-CAM figure only when the file exists."""
+    folder = args.weights or (weights_dir_for(store_path) if store_path is not None else None)
+    if folder is None:
+        return
+    source = gradcam_figure.WeightSource(folder, args.data_root)
+    drawn, notes = gradcam_figure.draw_figures(records, MethodCatalog.from_registry(),
+                                               args.out, source)
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
+    for path in drawn:
+        print(f"drew {path}")
+
+
 def run(args: argparse.Namespace) -> int:
     store_path = _store_path(args)
     if args.export:
@@ -68,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"note: {len(store_only)} record(s) come from the store only, so the "
                          f"pages cannot be regenerated from {args.records} alone; add "
                          f"--export to commit them\n")
+    if not args.no_figures:
+        draw_gradcam_figures(args, store_path, records)
     rendered, planned = pages.render(records, MethodCatalog.from_registry(),
-                                     regenerate_command(args))
+                                     regenerate_command(args), figures_in=args.out)
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     if update_readme(args.readme, records, MethodCatalog.from_registry(), args.out.as_posix()):
         print(f"updated the headline table in {args.readme}")

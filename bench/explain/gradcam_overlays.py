@@ -1,10 +1,13 @@
-"""Grad-CAM maps for overlays on aligned and conflicting images.
+"""Grad-CAM maps for overlays on aligned and conflicting images, and how an overlay is drawn.
 
 Uses the one Grad-CAM implementation of the bench (:mod:`bench.diagnostics.gradcam`, the
 ``gradcam_shape_share`` diagnostic), on the last conv block, for the predicted class.
+:func:`draw_overlay` is the one overlay drawing, shared by ``bench explain`` and the
+leaderboard's Grad-CAM figure.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,3 +31,16 @@ def cams(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     maps = upsample(gradcam(model, target_layer(model), images, pred)).detach().cpu()
     peak = maps.flatten(1).max(1).values.clamp_min(1e-12)
     return maps / peak[:, None, None], pred.cpu()
+
+
+OVERLAY_CMAP = "jet"
+OVERLAY_ALPHA = 0.45   # the image stays readable under the map
+
+
+def draw_overlay(ax, image, cam) -> None:
+    """Draws a uint8 (3, H, W) image and, over it, its Grad-CAM map (H, W) in [0, 1] on a
+    matplotlib axis (fixed colour scale, so maps of different models compare)."""
+    rgb = np.transpose(np.asarray(image, dtype=np.float64) / 255.0, (1, 2, 0))
+    ax.imshow(rgb)
+    ax.imshow(np.asarray(cam, dtype=np.float64), cmap=OVERLAY_CMAP, alpha=OVERLAY_ALPHA,
+              vmin=0, vmax=1)

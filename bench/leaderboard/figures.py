@@ -130,3 +130,34 @@ def eps_boxes(rows: Sequence[tuple[str, dict[str, dict[str, float]]]], path: Pat
         axes[0].invert_yaxis()
         fig.tight_layout()
         return _save(fig, path)
+
+
+def gradcam_rows(images: np.ndarray, digits: Sequence[int],
+                 panels: Sequence[tuple[str, np.ndarray, Sequence[int]]], path: Path) -> Path:
+    """One column per image. Top row: the uint8 (n, 3, 28, 28) ``images`` with their true
+    digit; then one row per ``(label, maps (n, 28, 28) in [0, 1], predictions)``: the model's
+    Grad-CAM overlay, titled with its prediction (green when right, red when wrong)."""
+    import textwrap
+
+    from bench.explain.gradcam_overlays import draw_overlay
+    n, rows = len(images), 1 + len(panels)
+    width = n * 0.95 + 1.3
+    with _figure(width, rows * 1.1 + 0.1) as fig:
+        axes = fig.subplots(rows, n, squeeze=False)
+        for j in range(n):
+            axes[0][j].imshow(np.transpose(images[j], (1, 2, 0)))
+            axes[0][j].set_title(f"digit {int(digits[j])}", fontsize=7)
+            for r, (_, maps, predicted) in enumerate(panels, start=1):
+                draw_overlay(axes[r][j], images[j], maps[j])
+                right = int(predicted[j]) == int(digits[j])
+                axes[r][j].set_title(f"pred {int(predicted[j])}", fontsize=7,
+                                     color="#2ca02c" if right else "#d62728")
+        for r, label in enumerate(["image", *(label for label, _, _ in panels)]):
+            axes[r][0].set_ylabel(textwrap.fill(label, 16), rotation=0, ha="right",
+                                  va="center", fontsize=8)
+        for ax in (a for row in axes for a in row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.subplots_adjust(left=1.2 / width, right=0.99, top=0.93, bottom=0.01,
+                            wspace=0.08, hspace=0.35)
+        return _save(fig, path)

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.gradcam_figure import planned_gradcam
 from bench.leaderboard.plan import PlannedFigure, protocol_figures, ratio_figures
 from bench.leaderboard.protocol import Protocol, group_by_protocol
 from bench.leaderboard.published import published_block
@@ -163,15 +164,19 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def render(records: list[RunRecord], catalog: MethodCatalog,
-           command: str) -> tuple[dict[str, str], list[PlannedFigure]]:
-    """{relative path: markdown} and the planned figures, from completed records."""
+def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
+           figures_in: Path | None = None) -> tuple[dict[str, str], list[PlannedFigure]]:
+    """{relative path: markdown} and the planned figures, from completed records.
+    ``figures_in``: the output folder, whose existing Grad-CAM figures the pages link (see
+    :mod:`bench.leaderboard.gradcam_figure`); None links none."""
     grouped = {p: (build_rows(recs, catalog), recs)
                for p, recs in group_by_protocol(records).items()}
     pages: dict[str, str] = {}
     planned: list[PlannedFigure] = []
     for protocol, (rows, recs) in grouped.items():
         figs = protocol_figures(protocol, rows)
+        gradcam = planned_gradcam(protocol, rows, figures_in) if figures_in else None
+        figs += [gradcam] if gradcam else []
         planned += figs
         pages[f"{protocol.slug}.md"] = protocol_page(protocol, rows, recs, figs, command)
     ratio_plans = ratio_figures({p: rows for p, (rows, _) in grouped.items()})

@@ -2,6 +2,8 @@
 
 Pages link exactly the planned figures, whether or not ``--no-figures`` skips drawing them,
 so the markdown never depends on that flag. Each plan carries a ``draw(path)`` closure.
+The one exception, the Grad-CAM figure, needs kept weights: it is linked when its file exists
+(:mod:`bench.leaderboard.gradcam_figure`).
 """
 from __future__ import annotations
 
