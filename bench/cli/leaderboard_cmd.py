@@ -36,9 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--data-root", type=Path, default=None,
                    help="folder holding MNIST/raw, for Grad-CAM figures of full-MNIST runs "
                         "(default: $BENCH_DATA_ROOT or a user cache)")
-    p.add_argument("--readme", type=Path, default=Path("README.md"),
-                   help="file whose '<!-- leaderboard:start/end -->' block gets the headline "
-                        "table (default: README.md; left alone without the markers)")
+    p.add_argument("--readme", type=Path, default=None,
+                   help="also write the headline table into this file's "
+                        "'<!-- leaderboard:start/end -->' block (e.g. README.md)")
     p.add_argument("--export", action="store_true",
                    help="first add the store's completed records to <records>/<protocol>.jsonl")
     p.set_defaults(func=run)
@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     rendered, planned = pages.render(records, MethodCatalog.from_registry(),
                                      regenerate_command(args), figures_in=args.out)
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
-    if update_readme(args.readme, records, MethodCatalog.from_registry(), args.out.as_posix()):
+    catalog = MethodCatalog.from_registry()
+    if args.readme and update_readme(args.readme, records, catalog, args.out.as_posix()):
         print(f"updated the headline table in {args.readme}")
     print(f"{len(records)} completed runs, {len(rendered) - 1} protocol page(s): "
           f"wrote {len(written)} file(s) under {args.out}")
