@@ -31,6 +31,22 @@ class SGDConfig:
     weight_decay: float = 0.0
 
 
+@dataclass(frozen=True)
+class SGDHparams:
+    """The seed report's optimiser: plain SGD, lr 0.1, batch 16, 10 epochs. Methods' frozen
+    hyperparameter dataclasses extend it, overriding a default where their source differs."""
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 0.1
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def sgd(self, epochs: int | None = None) -> SGDConfig:
+        """The loop's settings, for ``epochs`` (default: this method's ``epochs``)."""
+        return SGDConfig(self.epochs if epochs is None else epochs, self.batch_size, self.lr,
+                         self.momentum, self.weight_decay)
+
+
 # objective(model, x, y, index) -> scalar loss; index lets a method look up per-example state.
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 

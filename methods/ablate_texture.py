@@ -27,7 +27,7 @@ from bench.method import FitResult, Method, RunContext
 from bench.methods.greyscale import decolorize
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 
 class MaskedUnits(nn.Module):
@@ -70,13 +70,10 @@ def texture_scores(model: nn.Module, images: torch.Tensor,
 
 
 @dataclass(frozen=True)
-class AblateTextureHparams:
+class AblateTextureHparams(SGDHparams):
     """ERM with the seed's settings (10 epochs, SGD lr 0.1, batch 16); 1,000 probe images;
     a unit is texture-driven when its texture activation exceeds its digit activation
     (score > 0.5: the natural midpoint of the score, not tuned on any test split)."""
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
     probes: int = 1000
     threshold: float = 0.5
 
@@ -90,7 +87,7 @@ class AblateTexture(Method):
 
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams
-        erm = train(ctx.new_model(), ctx, SGDConfig(hp.epochs, hp.batch_size, hp.lr),
+        erm = train(ctx.new_model(), ctx, hp.sgd(),
                     phase="erm").model
         n = len(ctx.train)
         pick = torch.randperm(n, generator=ctx.generator)[:min(hp.probes, n)].to(ctx.device)

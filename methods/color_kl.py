@@ -24,7 +24,7 @@ from bench.evaluate import predict
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 NUM_COLORS = 10
 
@@ -36,7 +36,7 @@ def kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class ColorKLHparams:
+class ColorKLHparams(SGDHparams):
     """The seed's optimiser (SGD, lr 0.1, batch 16, 10 epochs) plus the penalty weight.
 
     ``kl_weight`` (lambda) = 1.0 is our choice, not a published value (the seed planned the
@@ -44,19 +44,11 @@ class ColorKLHparams:
     the penalty and the digit loss have the same scale (both are at most log 10 nats when the
     features are uninformative). docs/methods-single-stage.md lists the values tried.
     """
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
     kl_weight: float = 1.0
 
     def __post_init__(self):
         if self.kl_weight < 0:
             raise ValueError("kl_weight must be non-negative")
-
-    def sgd(self) -> SGDConfig:
-        return SGDConfig(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
 
 
 def colour_head(model: nn.Module, ctx: RunContext) -> nn.Linear:

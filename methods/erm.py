@@ -6,20 +6,12 @@ from dataclasses import dataclass
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 
 @dataclass(frozen=True)
-class ERMHparams:
+class ERMHparams(SGDHparams):
     """The seed report's defaults: plain SGD, lr 0.1, batch 16, 10 epochs."""
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-
-    def sgd(self) -> SGDConfig:
-        return SGDConfig(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
 
 
 @METHODS.register("erm")

@@ -22,7 +22,7 @@ import torch
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 WHITE = 0.9          # a background-mode digit has stroke pixels near (1, 1, 1)
 MIN_CHROMA = 1e-3    # below this the image is already grey
@@ -69,13 +69,8 @@ def _with_images(ctx: RunContext, train_images: torch.Tensor,
 
 
 @dataclass(frozen=True)
-class GreyscaleHparams:
+class GreyscaleHparams(SGDHparams):
     """The seed's ERM settings (10 epochs, SGD lr 0.1, batch 16) on decolourised inputs."""
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
 
 
 @METHODS.register("greyscale")
@@ -89,5 +84,4 @@ class Greyscale(Method):
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams
         grey_ctx = _with_images(ctx, decolorize(ctx.train.images), decolorize(ctx.val.images))
-        return train(ctx.new_model(), grey_ctx,
-                     SGDConfig(hp.epochs, hp.batch_size, hp.lr, hp.momentum, hp.weight_decay))
+        return train(ctx.new_model(), grey_ctx, hp.sgd())

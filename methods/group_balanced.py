@@ -15,7 +15,7 @@ import torch
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 
 def group_balanced_weights(groups: torch.Tensor) -> torch.Tensor:
@@ -28,17 +28,9 @@ def group_balanced_weights(groups: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class GroupBalancedHparams:
+class GroupBalancedHparams(SGDHparams):
     """The seed's ERM optimiser (SGD, lr 0.1, batch 16, 10 epochs) over a group-balanced
     sampler, so that the only difference from ``erm`` is what the batches contain."""
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-
-    def sgd(self) -> SGDConfig:
-        return SGDConfig(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
 
 
 @METHODS.register("group-balanced")

@@ -28,7 +28,7 @@ from bench.method import FitResult, Method, RunContext
 from bench.methods.group_balanced import group_balanced_weights
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 NUM_GROUPS = 100   # (digit, colour) = digit * 10 + colour
 
@@ -62,16 +62,13 @@ def batch_group_losses(losses: torch.Tensor, groups: torch.Tensor,
 
 
 @dataclass(frozen=True)
-class GroupDROHparams:
+class GroupDROHparams(SGDHparams):
     """eta = 0.01 is the paper's adversary step size (also DomainBed's ``groupdro_eta``);
     C = 0 (no group adjustment) is the paper's default. Group-balanced sampling as in the
     official runs (``--reweight_groups``); batch 64, SGD lr 0.1 with weight decay 1e-4 over
     the seed's 10 epochs (Sagawa et al. stress that some L2 regularisation is needed for the
     worst group to generalise; 1e-4 is their standard setting)."""
-    epochs: int = 10
     batch_size: int = 64
-    lr: float = 0.1
-    momentum: float = 0.0
     weight_decay: float = 1e-4
     eta: float = 0.01
     adjustment: float = 0.0
@@ -80,9 +77,6 @@ class GroupDROHparams:
     def __post_init__(self):
         if self.eta < 0 or self.adjustment < 0:
             raise ValueError("eta and adjustment must be non-negative")
-
-    def sgd(self) -> SGDConfig:
-        return SGDConfig(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
 
 
 @METHODS.register("groupdro")

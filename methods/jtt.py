@@ -14,11 +14,11 @@ from bench import group_inference
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 
 @dataclass(frozen=True)
-class JTTHparams:
+class JTTHparams(SGDHparams):
     """The seed report's settings: error set upweighted x20, final model 20 epochs, with the
     ERM optimiser (SGD, lr 0.1, batch 16). The identification model trains one epoch: on
     Colored MNIST the colour shortcut is learnt within the first epoch, and JTT's paper uses
@@ -26,13 +26,6 @@ class JTTHparams:
     identification_epochs: int = 1
     upweight: float = 20.0
     epochs: int = 20
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-
-    def sgd(self, epochs: int) -> SGDConfig:
-        return SGDConfig(epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
 
 
 @METHODS.register("jtt")

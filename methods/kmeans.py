@@ -16,11 +16,11 @@ from bench import group_inference
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 
 @dataclass(frozen=True)
-class KMeansHparams:
+class KMeansHparams(SGDHparams):
     """Seed report: k = 2 clusters per class with scikit-learn KMeans, the smaller cluster
     upweighted, final model trained like JTT's (20 epochs, SGD lr 0.1, batch 16). Our choices
     (documented in docs/methods-two-stage.md): a 2-epoch ERM feature model (the colour shortcut
@@ -29,13 +29,6 @@ class KMeansHparams:
     clusters: int = 2
     kmeans_restarts: int = 10
     epochs: int = 20
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-
-    def sgd(self, epochs: int) -> SGDConfig:
-        return SGDConfig(epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
 
 
 @METHODS.register("kmeans")

@@ -23,7 +23,7 @@ from bench.evaluate import predict
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDConfig, train
+from bench.training import SGDHparams, train
 
 
 def generalized_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
@@ -62,16 +62,11 @@ def relative_difficulty(loss_biased: torch.Tensor, loss_debiased: torch.Tensor) 
 
 
 @dataclass(frozen=True)
-class LfFHparams:
+class LfFHparams(SGDHparams):
     """q = 0.7 (GCE) and alpha = 0.7 (loss EMA) are the values of Nam et al. 2020 and their
     official code (alinlab/LfF). The paper trains an MLP with Adam (lr 1e-3, batch
     256); here both models are the suite's backbone under the seed's optimiser (SGD lr 0.1,
     batch 16, 10 epochs), so that LfF is compared with ERM at equal training budget."""
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
     q: float = 0.7
     ema_alpha: float = 0.7
 
@@ -80,9 +75,6 @@ class LfFHparams:
             raise ValueError("q must be in (0, 1]")
         if not 0 <= self.ema_alpha < 1:
             raise ValueError("ema_alpha must be in [0, 1)")
-
-    def sgd(self) -> SGDConfig:
-        return SGDConfig(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
 
 
 @METHODS.register("lff")
