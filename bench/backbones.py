@@ -43,6 +43,27 @@ class BaselineNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+class UnitMaskedNet(nn.Module):
+    """A backbone whose pooled units are multiplied by a fixed mask (0 = unit ablated), with
+    the same ``feature_maps`` / ``features`` / ``classifier`` interface as the backbone."""
+
+    def __init__(self, base: nn.Module, feature_mask: torch.Tensor):
+        super().__init__()
+        self.base = base
+        self.register_buffer("feature_mask", feature_mask.detach().float().clone())
+        self.classifier = base.classifier
+        self.num_features = base.num_features
+
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base.feature_maps(x) * self.feature_mask[:, None, None]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base.features(x) * self.feature_mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 @BACKBONES.register("baseline")
 def baseline(num_classes: int = 10) -> BaselineNet:
     return BaselineNet(num_classes)

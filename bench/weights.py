@@ -14,50 +14,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.backbones import build_backbone
+from bench.backbones import UnitMaskedNet, build_backbone
 from bench.errors import BenchError
 
 WEIGHTS_FOLDER = "weights"
-# Attribute names under which a wrapper holds its backbone and its unit mask
-# (``ablate-texture``'s MaskedUnits uses ``backbone`` and ``keep``).
-_INNER_NAMES = ("base", "backbone", "model", "inner")
-_MASK_NAMES = ("feature_mask", "keep")
 
 
 class WeightsMissing(BenchError):
     """The run kept no weights (or the file is gone or unreadable)."""
 
 
-class UnitMaskedNet(nn.Module):
-    """A backbone whose pooled units are multiplied by a fixed mask (0 = unit ablated)."""
-
-    def __init__(self, base: nn.Module, feature_mask: torch.Tensor):
-        super().__init__()
-        self.base = base
-        self.register_buffer("feature_mask", feature_mask.detach().float().clone())
-        self.classifier = base.classifier
-        self.num_features = base.num_features
-
-    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base.feature_maps(x) * self.feature_mask[:, None, None]
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base.features(x) * self.feature_mask
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
-
-
 def split_wrapper(model: nn.Module) -> tuple[nn.Module, torch.Tensor | None]:
-    """(backbone, feature mask or None). A wrapper is recognised by a mask tensor
-    (``feature_mask`` or ``keep``) next to its backbone (``base``, ``backbone``, ``model`` or
-    ``inner``); anything else is taken to be a backbone itself."""
-    masks = [m for m in (getattr(model, n, None) for n in _MASK_NAMES)
-             if isinstance(m, torch.Tensor)]
-    inner = [m for m in (getattr(model, n, None) for n in _INNER_NAMES)
-             if isinstance(m, nn.Module)]
-    if masks and inner:
-        return inner[0], masks[0]
+    """(backbone, feature mask or None)."""
+    if isinstance(model, UnitMaskedNet):
+        return model.base, model.feature_mask
     return model, None
 
 

@@ -23,30 +23,12 @@ import torch
 from torch import nn
 
 from bench import group_inference
+from bench.backbones import UnitMaskedNet
 from bench.method import FitResult, Method, RunContext
 from bench.methods.greyscale import decolorize
 from bench.registry import METHODS
 from bench.supervision import Supervision
 from bench.training import SGDHparams, train
-
-
-class MaskedUnits(nn.Module):
-    """A backbone whose pooled units are multiplied by a fixed 0/1 mask before the classifier."""
-
-    def __init__(self, backbone: nn.Module, keep: torch.Tensor):
-        super().__init__()
-        self.backbone = backbone
-        self.classifier = backbone.classifier
-        self.register_buffer("keep", keep.float())
-
-    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone.feature_maps(x) * self.keep[:, None, None]
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone.features(x) * self.keep
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
 
 def texture_probes(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -95,4 +77,4 @@ class AblateTexture(Method):
         keep = scores <= hp.threshold
         logs = {"ablated_units": float((~keep).sum()), "texture_score_max": float(scores.max()),
                 "texture_score_min": float(scores.min())}
-        return FitResult(model=MaskedUnits(erm, keep), logs=logs)
+        return FitResult(model=UnitMaskedNet(erm, keep), logs=logs)

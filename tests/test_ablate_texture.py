@@ -56,10 +56,10 @@ def test_exactly_the_flagged_units_are_zeroed(tiny_splits, monkeypatch):
     result = ablate_texture.AblateTexture(hp).fit(ctx)
     model = result.model
     x = ctx.val.images[:8]
-    masked, raw = model.features(x), model.backbone.features(x)
+    masked, raw = model.features(x), model.base.features(x)
     assert (masked[:, [3, 11]] == 0).all() and (raw[:, [3, 11]] != 0).any()
     keep = [i for i in range(16) if i not in (3, 11)]
     assert torch.equal(masked[:, keep], raw[:, keep])
     assert torch.equal(model(x), model.classifier(masked))
     assert result.logs["ablated_units"] == 2.0
-    assert isinstance(model.backbone, BaselineNet)
+    assert isinstance(model.base, BaselineNet)

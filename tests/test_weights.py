@@ -7,7 +7,8 @@ import torch
 from bench.backbones import BaselineNet
 from bench.hooks import HookOptions, after_fit_hooks, weights_hooks
 from bench.record import RunRecord, RunSpec
-from bench.weights import (UnitMaskedNet, WeightsMissing, load_model, save_model,
+from bench.backbones import UnitMaskedNet
+from bench.weights import (WeightsMissing, load_model, save_model,
                            weights_dir_for, weights_path)
 
 
@@ -42,11 +43,10 @@ def test_masked_model_round_trip_keeps_the_mask(tmp_path):
         assert not torch.equal(loaded(x), loaded.base(x))   # the mask really acts
 
 
-def test_ablate_texture_wrapper_is_rebuilt_with_its_mask(tmp_path):
-    from bench.methods.ablate_texture import MaskedUnits
+def test_a_boolean_keep_mask_as_ablate_texture_builds_it_round_trips(tmp_path):
     keep = torch.ones(16, dtype=torch.bool)
     keep[[0, 9]] = False
-    model, x = MaskedUnits(_model(), keep).eval(), _images()
+    model, x = UnitMaskedNet(_model(), keep).eval(), _images()
     loaded = load_model(save_model(model, "baseline", tmp_path / "a.pt"))
     assert torch.equal(loaded.feature_mask, keep.float())
     with torch.no_grad():
