@@ -64,6 +64,13 @@ class UnitMaskedNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The backbone inside any unit masks (what owns the conv blocks, e.g. Grad-CAM's target)."""
+    while isinstance(model, UnitMaskedNet):
+        model = model.base
+    return model
+
+
 @BACKBONES.register("baseline")
 def baseline(num_classes: int = 10) -> BaselineNet:
     return BaselineNet(num_classes)

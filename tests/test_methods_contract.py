@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from bench.datasets.colored_mnist import Split
+from bench.diagnostics import make_after_fit, parse_diagnostics
 from bench.errors import SupervisionError
 from bench.evaluate import predict
 from bench.harness import make_spec
@@ -20,6 +21,7 @@ from bench.hparams import resolve
 from bench.method import FitResult, Method, RunContext, make_method
 from bench.registry import METHODS, Registry
 from bench.supervision import SplitView, Supervision
+from bench.weights import load_model, save_model
 from conftest import TINY_SPEC, make_context
 
 TRAIN_LIMIT = 400   # enough digits for every method to form groups, clusters and error sets
@@ -49,7 +51,8 @@ def test_declares_its_contract(name):
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
-def test_fit_gives_logits_and_features_determinism_and_untouched_rng(name, tiny_splits):
+def test_fit_gives_logits_and_features_determinism_and_untouched_rng(name, tiny_splits,
+                                                                    tmp_path):
     torch_state = torch.get_rng_state()
     numpy_state = np.random.get_state()[1].copy()
     first, ctx = fit_tiny(name, tiny_splits)
@@ -61,6 +64,14 @@ def test_fit_gives_logits_and_features_determinism_and_untouched_rng(name, tiny_
         assert first.model.features(x).shape == (8, 16)
     second, _ = fit_tiny(name, tiny_splits)
     assert torch.equal(predict(first.model, ctx.val.images), predict(second.model, ctx.val.images))
+    # The cheap diagnostics and weight keeping accept every method's model (ablate-texture's
+    # unit-masked wrapper once failed Grad-CAM in a real run).
+    diagnostics = make_after_fit(parse_diagnostics("color,gradcam"))(first.model, tiny_splits,
+                                                                     ctx, None)
+    assert 0 <= diagnostics["color_following"] <= 1
+    assert 0 <= diagnostics["gradcam_shape_share"] <= 1
+    reloaded = load_model(save_model(first.model, "baseline", tmp_path / "w.pt"))
+    assert torch.equal(predict(reloaded, ctx.val.images), predict(first.model, ctx.val.images))
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.backbones import unwrap
 from bench.errors import DataError
 from bench.evaluate import predict
 from bench.supervision import to_float_images
@@ -93,7 +94,7 @@ def run_gradcam(model: nn.Module, splits, ctx, settings: GradCAMSettings) -> dic
     index = sample_positions(len(split), settings.sample, settings.seed)
     masks = stroke_masks(grey_digits(splits, settings.split)[index])
     images = to_float_images(split.images[index], ctx.device)
-    layer = getattr(model, settings.layer)
+    layer = getattr(unwrap(model), settings.layer)   # a unit mask is looked through
     was_training = model.training
     model.eval()
     cams = []

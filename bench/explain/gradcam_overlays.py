@@ -11,17 +11,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.backbones import unwrap
 from bench.diagnostics.gradcam import gradcam, upsample
 from bench.evaluate import predict
 
 
 def target_layer(model: nn.Module) -> nn.Module:
-    """The last conv block; a wrapper (e.g. a unit mask) is looked through."""
-    for candidate in (model, getattr(model, "base", None), getattr(model, "backbone", None)):
-        layer = getattr(candidate, "block3", None)
-        if isinstance(layer, nn.Module):
-            return layer
-    raise TypeError(f"{type(model).__name__} has no last conv block 'block3' for Grad-CAM")
+    """The last conv block, as the Grad-CAM diagnostic uses it; unit masks are looked through."""
+    return unwrap(model).block3
 
 
 def cams(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
