@@ -102,3 +102,13 @@ def test_run_commands_rebuild_seeds_and_overrides():
     notes = pages.budget_notes([row])
     assert notes == ["`erm (epochs=2)`: 3 seeds instead of 5, so its interval is wider and its rank less "
                      "certain; 2 epochs instead of the method's default."]
+
+
+def test_run_commands_name_a_partial_diagnostics_selection():
+    from bench.leaderboard.pages import _diagnostics_option
+    from bench.diagnostics import DIAGNOSTICS
+    assert _diagnostics_option({}) == []
+    assert _diagnostics_option({"diagnostics": {n: {} for n in DIAGNOSTICS}}) == []
+    assert _diagnostics_option({"diagnostics": {"gradcam": {}, "color": {}}}) == [
+        "--diagnostics color,gradcam"]
+    assert _diagnostics_option({"diagnostics": {}}) == ["--diagnostics none"]

@@ -55,11 +55,21 @@ def run_commands(row: Row, protocol: Protocol) -> list[str]:
         data.append(f"--backbone {protocol.backbone}")
     overrides = row.non_default if row.non_default is not None else spec.hparams
     sets = [f"--set {k}={format_value(v)}" for k, v in sorted(overrides.items())]
+    sets += _diagnostics_option(spec.extras)
     commands = []
     for first, count in _seed_ranges(row.seeds):
         seeds = f"--seeds {count}" if first == 0 else f"--first-seed {first} --seeds {count}"
         commands.append(" ".join(["bench run", f"--method {spec.method}", seeds, *data, *sets]))
     return commands
+
+
+def _diagnostics_option(extras: dict) -> list[str]:
+    """``--diagnostics a,b`` when a run used fewer than all diagnostics (the default)."""
+    from bench.diagnostics import DIAGNOSTICS
+    used = extras.get("diagnostics")
+    if used is None or set(used) == set(DIAGNOSTICS):
+        return []
+    return [f"--diagnostics {','.join(n for n in DIAGNOSTICS if n in used) or 'none'}"]
 
 
 def plural(n: int, word: str) -> str:
