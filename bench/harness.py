@@ -62,8 +62,10 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     ``splits``: already prepared for this spec's data and seed (a sweep's driver prepares
     them once and ships them to workers); by default they are prepared here."""
     cls: type[Method] = METHODS.get(spec.method)
+    # CPU results are bit-reproducible at equal thread counts only, so the count is recorded.
+    versions = {**package_versions(), "torch_num_threads": str(torch.get_num_threads())}
     record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
-                       versions=package_versions(), git_commit=git_commit())
+                       versions=versions, git_commit=git_commit())
     if splits is None:
         data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
         splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)

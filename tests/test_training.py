@@ -102,3 +102,4 @@ def test_same_seed_gives_identical_metrics_on_cpu(tiny_splits):
     assert untimed(a) == untimed(b) and a.confusion == b.confusion
     assert untimed(a) != untimed(c)
     assert all(math.isfinite(v) for v in untimed(a).values())
+    assert a.versions["torch_num_threads"] == str(torch.get_num_threads())
