@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -85,5 +85,3 @@ class Method(ABC):
 def make_method(cls: type[Method], overrides: dict[str, Any] | None = None) -> Method:
     return cls(dataclasses.replace(cls.Hparams(), **(overrides or {})))
 
-
-Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
