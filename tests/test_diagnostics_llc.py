@@ -28,6 +28,9 @@ def test_convergence_criterion_hand_cases():
     assert not converged(np.where(np.arange(40) == 30, 50.0, flat), 0.4, 10, 0.2, 10)
     drifting = np.tile(np.linspace(0.5, 3.0, 40), (2, 1))   # still climbing at the end
     assert not converged(drifting, 0.4, nbeta=10, tolerance=0.2, explode_factor=10)
+    # Stationary but noisy chains (SGLD's normal state) pass: the halves are pooled over chains.
+    noisy = 0.5 + 0.05 * np.random.default_rng(0).standard_normal((3, 100))
+    assert converged(noisy, 0.4, nbeta=10, tolerance=0.2, explode_factor=10)
 
 
 def test_estimate_is_finite_reproducible_and_leaves_global_rngs_alone(trained):
