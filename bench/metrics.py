@@ -43,11 +43,13 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int 
 
 
 def mean_std(values: list[float]) -> tuple[float, float, int]:
-    """Mean, sample standard deviation (n - 1; 0 for a single value) and n, NaNs dropped."""
-    clean = [v for v in values if v is not None and not math.isnan(v)]
+    """Mean, sample standard deviation (Bessel's n - 1) and n, with None and NaN dropped. The
+    std is NaN for fewer than two values: one seed says nothing about spread, and 0 would claim
+    it does. The one implementation: the run summary and the leaderboard both use it."""
+    clean = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     n = len(clean)
     if n == 0:
         return float("nan"), float("nan"), 0
-    mean = sum(clean) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in clean) / (n - 1)) if n > 1 else 0.0
+    mean = math.fsum(clean) / n
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in clean) / (n - 1)) if n > 1 else math.nan
     return mean, std, n

@@ -22,6 +22,8 @@ def format_mean_std(values: list[float], digits: int = 3) -> str:
     mean, std, n = mean_std(values)
     if n == 0:
         return "—"
+    if n == 1:   # no spread from one seed
+        return f"{mean:.{digits}f} (1)"
     return f"{mean:.{digits}f} ± {std:.{digits}f} ({n})"
 
 

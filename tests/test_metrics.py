@@ -43,7 +43,8 @@ def test_mean_std_uses_the_sample_standard_deviation():
     assert metrics.mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0, 3)
     mean, std, n = metrics.mean_std([0.5, float("nan"), 1.5, None])
     assert (mean, n) == (1.0, 2) and abs(std - math.sqrt(0.5)) < 1e-12
-    assert metrics.mean_std([0.7]) == (0.7, 0.0, 1)
+    mean, std, n = metrics.mean_std([0.7])
+    assert (mean, n) == (0.7, 1) and math.isnan(std)   # one seed: no spread, not 0
     mean, std, n = metrics.mean_std([])
     assert math.isnan(mean) and math.isnan(std) and n == 0
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from scipy.stats import t as student_t
 
+from bench.metrics import mean_std
+
 CONFIDENCE = 0.95
 
 
@@ -31,18 +33,12 @@ def clean(values) -> list[float]:
 
 
 def mean(values: list[float]) -> float:
-    values = clean(values)
-    return math.fsum(values) / len(values) if values else math.nan
+    return mean_std(values)[0]
 
 
 def sample_std(values: list[float]) -> float:
-    """Standard deviation with Bessel's correction; NaN for fewer than two values (a single
-    seed says nothing about spread, and 0 would claim it does)."""
-    values = clean(values)
-    if len(values) < 2:
-        return math.nan
-    m = math.fsum(values) / len(values)
-    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+    """Bessel-corrected; NaN for fewer than two values (see bench.metrics.mean_std)."""
+    return mean_std(values)[1]
 
 
 def t_critical(df: int, confidence: float = CONFIDENCE) -> float:
