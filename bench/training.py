@@ -29,6 +29,19 @@ class SGDConfig:
     lr: float
     momentum: float = 0.0
     weight_decay: float = 0.0
+    optimizer: str = "sgd"   # or "adam" (momentum ignored), for methods whose source used it
+
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: SGDConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
 
 
 @dataclass(frozen=True)
@@ -80,8 +93,7 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
     """Trains ``model`` in place. With ``select`` the returned ``model`` is the epoch that scored
     best on validation (the supervision's rule) and ``final_model`` the last epoch."""
     params = list(model.parameters()) + list(extra_parameters)
-    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(params, cfg)
     images, digits = ctx.train.images, ctx.train.digits
     n = len(digits)
     steps_per_epoch = math.ceil(n / cfg.batch_size)

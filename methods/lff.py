@@ -13,6 +13,7 @@ the epochs (alpha = 0.7), each divided by the largest average in its class befor
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -23,7 +24,7 @@ from bench.evaluate import predict
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
-from bench.training import SGDHparams, train
+from bench.training import OPTIMIZERS, SGDHparams, train
 
 
 def generalized_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
@@ -69,8 +70,11 @@ class LfFHparams(SGDHparams):
     batch 16, 10 epochs), so that LfF is compared with ERM at equal training budget."""
     q: float = 0.7
     ema_alpha: float = 0.7
+    optimizer: str = "sgd"
 
     def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if not 0 < self.q <= 1:
             raise ValueError("q must be in (0, 1]")
         if not 0 <= self.ema_alpha < 1:
@@ -106,7 +110,8 @@ class LfF(Method):
             return (generalized_cross_entropy(logits_b, y, hp.q).mean()
                     + (ce_d * weight).mean())
 
-        result = train(debiased, ctx, hp.sgd(), objective, extra_parameters=biased.parameters())
+        cfg = dataclasses.replace(hp.sgd(), optimizer=hp.optimizer)
+        result = train(debiased, ctx, cfg, objective, extra_parameters=biased.parameters())
         # Where the biased model is wrong is where LfF upweights; its train accuracy shows
         # how "lazy" it became.
         biased_pred = predict(biased, ctx.train.images)

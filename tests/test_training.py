@@ -103,3 +103,14 @@ def test_same_seed_gives_identical_metrics_on_cpu(tiny_splits):
     assert untimed(a) != untimed(c)
     assert all(math.isfinite(v) for v in untimed(a).values())
     assert a.versions["torch_num_threads"] == str(torch.get_num_threads())
+
+
+def test_make_optimizer_builds_the_named_optimizer_and_rejects_others():
+    from bench.training import SGDConfig, make_optimizer
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    adam = make_optimizer(params, SGDConfig(1, 4, 1e-3, momentum=0.9, optimizer="adam"))
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["lr"] == 1e-3
+    sgd = make_optimizer(params, SGDConfig(1, 4, 0.1, momentum=0.5))
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.5
+    with pytest.raises(ValueError, match="adam"):
+        make_optimizer(params, SGDConfig(1, 4, 0.1, optimizer="lbfgs"))
