@@ -10,6 +10,14 @@ with the head's parameters frozen inside the KL term: the backbone is pushed tow
 from which the current head cannot tell the colour. This is the two-player game of Learning
 Not to Learn (Kim et al. 2019), with the mutual-information term replaced by the seed's
 KL-to-uniform penalty, which equals log(10) - H(P_color).
+
+Where the head learns matters. On the full training set colour equals digit 95% of the time, so
+a head can predict "colour" from the digit's *shape*; the penalty then suppresses shape features
+as much as colour ones, and on full MNIST the backbone ended up more of a colour reader than
+ERM (conflicting 0.054 against ERM's 0.675). By default the head therefore learns only on
+training images whose colour disagrees with their digit (``head_on="conflicting"``), where
+shape says next to nothing about colour: it must read colour, and the penalty removes colour.
+``head_on="all"`` keeps the first design for comparison.
 """
 from __future__ import annotations
 
@@ -27,6 +35,7 @@ from bench.supervision import Supervision
 from bench.training import SGDHparams, train
 
 NUM_COLORS = 10
+HEAD_DATA = ("conflicting", "all")   # which training images the colour head learns on
 
 
 def kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
@@ -45,10 +54,13 @@ class ColorKLHparams(SGDHparams):
     features are uninformative). docs/methods-single-stage.md lists the values tried.
     """
     kl_weight: float = 1.0
+    head_on: str = "conflicting"
 
     def __post_init__(self):
         if self.kl_weight < 0:
             raise ValueError("kl_weight must be non-negative")
+        if self.head_on not in HEAD_DATA:
+            raise ValueError(f"head_on must be one of {', '.join(HEAD_DATA)}")
 
 
 def colour_head(model: nn.Module, ctx: RunContext) -> nn.Linear:
@@ -60,13 +72,18 @@ def colour_head(model: nn.Module, ctx: RunContext) -> nn.Linear:
 
 
 def adversarial_losses(net: nn.Module, head: nn.Linear, x: torch.Tensor, digits: torch.Tensor,
-                       colors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(digit CE, KL-to-uniform penalty, colour-head CE). The penalty reaches only the
-    backbone (the head is a fixed adversary inside it); the head's CE reaches only the head."""
+                       colors: torch.Tensor, head_on: str = "conflicting"
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(digit CE, KL-to-uniform penalty, colour-head CE). The penalty (on every image) reaches
+    only the backbone (the head is a fixed adversary inside it); the head's CE reaches only the
+    head and, with ``head_on="conflicting"``, counts only images whose colour is not their
+    digit's (zero when a batch has none)."""
     features = net.features(x)
     digit_loss = F.cross_entropy(net.classifier(features), digits)
     adversary_logits = F.linear(features, head.weight.detach(), head.bias.detach())
-    head_loss = F.cross_entropy(head(features.detach()), colors)
+    learn = (colors != digits) if head_on == "conflicting" else torch.ones_like(colors) > 0
+    per_image = F.cross_entropy(head(features.detach()), colors, reduction="none")
+    head_loss = (per_image * learn).sum() / learn.sum().clamp(min=1)
     return digit_loss, kl_to_uniform(adversary_logits), head_loss
 
 
@@ -86,7 +103,7 @@ class ColorKL(Method):
         def objective(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
                       index: torch.Tensor) -> torch.Tensor:
             digit_loss, penalty, head_loss = adversarial_losses(
-                net, head, x, y, colors.index_select(0, index))
+                net, head, x, y, colors.index_select(0, index), hp.head_on)
             return digit_loss + hp.kl_weight * penalty + head_loss
 
         result = train(model, ctx, hp.sgd(), objective, extra_parameters=head.parameters())

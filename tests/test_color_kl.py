@@ -55,3 +55,20 @@ def test_colour_head_learns_colour_when_unpenalised_and_is_fooled_when_penalised
     # reading the digit cannot pass for reading the colour. Measured 0.71 and 0.48.
     assert unpenalised > 0.5
     assert penalised < unpenalised - 0.15
+
+
+def test_head_learns_only_where_colour_disagrees_with_the_digit():
+    """With head_on="conflicting" the head's loss ignores colour-aligned images (where shape
+    could pass for colour); with "all" they count."""
+    torch.manual_seed(0)
+    net, head = BaselineNet(), torch.nn.Linear(16, 10)
+    x = torch.rand(4, 3, 28, 28)
+    digits = torch.tensor([0, 1, 2, 3])
+    aligned_only = adversarial_losses(net, head, x, digits, digits.clone())[2]
+    assert aligned_only == 0 and _gradients(aligned_only, head) == 0
+    colors = torch.tensor([0, 1, 5, 7])          # the last two disagree with their digit
+    mixed = adversarial_losses(net, head, x, digits, colors)[2]
+    per_image = torch.nn.functional.cross_entropy(head(net.features(x)), colors, reduction="none")
+    assert torch.isclose(mixed, per_image[2:].mean())
+    everyone = adversarial_losses(net, head, x, digits, colors, head_on="all")[2]
+    assert torch.isclose(everyone, per_image.mean())
