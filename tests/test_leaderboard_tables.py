@@ -70,6 +70,15 @@ def test_missing_metrics_and_partial_seeds_are_visible():
     assert cells["acc_conflicting"].startswith("6.00 ± 1.41 [")
 
 
+def test_an_llc_from_unconverged_chains_is_left_out_of_its_cell():
+    records = [rec("erm", 0, 0.05, llc=3.0, llc_converged=1.0),
+               rec("erm", 1, 0.05, llc=9.0, llc_converged=0.0),
+               rec("erm", 2, 0.05, llc=4.0, llc_converged=1.0)]
+    row = build_rows(records, CATALOG)[0]
+    llc = next(c for c in COLUMNS if c.metric == "llc")
+    assert format_cell(row.summary("llc"), llc, 3) == "3.50 ± 0.71 (n=2)"
+
+
 def test_accuracy_interval_is_clipped_to_0_100():
     column = COLUMNS[0]
     text = format_cell(summarize([0.95, 0.99]), column, 2)

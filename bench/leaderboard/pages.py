@@ -26,7 +26,8 @@ READING_GUIDE = (
     "`acc_conflicting` the 95% Student-t confidence interval of the mean in brackets "
     "(clipped to 0-100%); overlapping intervals mean the ranking between those rows is not resolved. `(n=k)`: only "
     "k seeds reported that metric; `—`: not measured. ε-to-flip: median over images of the "
-    "smallest L∞ PGD radius that changes the prediction. Training seconds exclude data "
+    "smallest L∞ PGD radius that changes the prediction. LLC: only seeds whose SGLD chains "
+    "passed the convergence check count. Training seconds exclude data "
     "preparation and diagnostics.")
 
 

@@ -47,6 +47,9 @@ COLUMNS = (
     Column("seconds_train", "train s", 1, 0),
 )
 HEADERS = ("rank", "method", "supervision", "seeds", *(c.header for c in COLUMNS), "device")
+# A metric whose run also stores a validity flag counts only where the flag is 1: an LLC from
+# chains that did not settle is not an estimate (the cell then shows n=k of the seeds).
+VALID_ONLY_WHEN = {"llc": "llc_converged"}
 
 
 @dataclass
@@ -71,7 +74,10 @@ class Row:
 
     def summary(self, metric: str) -> Summary:
         if metric not in self.summaries:
-            self.summaries[metric] = summarize([r.metrics.get(metric) for r in self.records])
+            flag = VALID_ONLY_WHEN.get(metric)
+            values = [r.metrics.get(metric) for r in self.records
+                      if flag is None or r.metrics.get(flag, 1.0) == 1.0]
+            self.summaries[metric] = summarize(values)
         return self.summaries[metric]
 
 
