@@ -88,37 +88,50 @@ def protocol_figures(protocol: Protocol, rows: list[Row]) -> list[PlannedFigure]
     return planned
 
 
+# Extras that do not change what is trained (which diagnostics ran after the fit): a curve of
+# training accuracy against the ratio joins runs that differ only in them.
+NOT_TRAINING = frozenset({"diagnostics"})
+
+
 def _settings_label(row: Row) -> tuple[str, str]:
     """(series key, label) that stay the same across conflict ratios: method plus
-    hyperparameters and extras (row labels are per page, so they can differ between pages)."""
+    hyperparameters and the extras that change training (row labels are per page, so they can
+    differ between pages)."""
     spec = row.records[0].spec
-    key = json.dumps([spec.method, spec.hparams, spec.extras], sort_keys=True)
+    extras = {k: v for k, v in spec.extras.items() if k not in NOT_TRAINING}
+    key = json.dumps([spec.method, spec.hparams, extras], sort_keys=True)
     if row.non_default is None:
         return key, f"{spec.method} [{hashlib.sha256(key.encode()).hexdigest()[:6]}]"
     parts = [f"{k}={format_value(v)}" for k, v in row.non_default.items()]
-    parts += [f"{k}={format_value(v)}" for k, v in sorted(spec.extras.items())]
+    parts += [f"{k}={format_value(v)}" for k, v in sorted(extras.items())]
     return key, f"{spec.method} ({', '.join(parts)})" if parts else spec.method
 
 
 def ratio_figures(rows_by_protocol: dict[Protocol, list[Row]]) -> list[PlannedFigure]:
     """One acc_conflicting-vs-conflict-ratio figure per protocol family with >= 2 ratios;
     one series per method and settings."""
-    points: dict[Protocol, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    # family -> series key -> ratio -> (n seeds, point); at one ratio the row with most seeds
+    # stands for a series (rows that differ only in their diagnostics share a series).
+    points: dict[Protocol, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
     labels: dict[Protocol, dict[str, str]] = defaultdict(dict)
-    for protocol, rows in rows_by_protocol.items():
-        for row in rows:
+    for protocol in sorted(rows_by_protocol, key=Protocol.sort_key):
+        for row in rows_by_protocol[protocol]:
             s = row.summary(RANK_METRIC)
             if s.n == 0:
                 continue
             std = 0.0 if math.isnan(s.std) else s.std * 100
             key, label = _settings_label(row)
-            points[protocol.family][key].append((protocol.conflict_ratio, s.mean * 100, std))
+            ratio = protocol.conflict_ratio
+            held = points[protocol.family][key].get(ratio)
+            if held is None or s.n > held[0]:
+                points[protocol.family][key][ratio] = (s.n, (ratio, s.mean * 100, std))
             labels[protocol.family][key] = label
     planned = []
     for family in sorted(points, key=Protocol.sort_key):
-        if len({p[0] for pts in points[family].values() for p in pts}) < 2:
+        if len({r for per_ratio in points[family].values() for r in per_ratio}) < 2:
             continue
-        series = {labels[family][k]: sorted(pts) for k, pts in sorted(points[family].items())}
+        series = {labels[family][k]: sorted(point for _, point in per_ratio.values())
+                  for k, per_ratio in sorted(points[family].items())}
         planned.append(PlannedFigure(
             f"figures/ratio-{family.slug}.png", "acc_conflicting against the conflict ratio",
             f"`acc_conflicting` against the training conflict ratio ({family.title}); "
