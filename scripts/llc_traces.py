@@ -16,38 +16,19 @@ import argparse
 import dataclasses
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
 from bench.cli.explain_cmd import find_record
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
-from bench.diagnostics.llc import LLCSettings, _cross_entropy, _full_loss, estimate_llc
+from bench.diagnostics.llc import LLCSettings, estimate_llc, sample_llc
 from bench.diagnostics.pgd import sample_positions
 from bench.store import Store
 from bench.supervision import to_float_images
 from bench.weights import load_model, weights_dir_for, weights_path
-
-
-def traces(model, images, labels, settings: LLCSettings) -> tuple[np.ndarray, float]:
-    from devinterp.slt.sampler import estimate_learning_coeff_with_summary
-    loader = DataLoader(TensorDataset(images, labels), batch_size=settings.batch_size,
-                        shuffle=True, generator=torch.Generator().manual_seed(settings.seed),
-                        drop_last=True)
-    init = _full_loss(model, loader)
-    with warnings.catch_warnings(), torch.random.fork_rng():
-        warnings.simplefilter("ignore")
-        result = estimate_learning_coeff_with_summary(
-            model, loader, evaluate=_cross_entropy,
-            optimizer_kwargs=dict(lr=settings.lr, localization=settings.localization,
-                                  nbeta=settings.resolved_nbeta()),
-            num_chains=settings.chains, num_draws=settings.draws, num_burnin_steps=0,
-            init_loss=init, seed=settings.seed, device="cpu", verbose=False)
-    return np.asarray(result["loss/trace"], dtype=np.float64), init
 
 
 def main() -> None:
@@ -71,8 +52,10 @@ def main() -> None:
             images = to_float_images(train.images[index], torch.device("cpu"))
             labels = train.digits[index]
             start = time.perf_counter()
-            trace, init = traces(model, images, labels,
-                                 dataclasses.replace(full, draws=args.draws, burnin=0))
+            summary, init = sample_llc(model, images, labels,
+                                       dataclasses.replace(full, draws=args.draws, burnin=0),
+                                       torch.device("cpu"))
+            trace = np.asarray(summary["loss/trace"], dtype=np.float64)
             eighth = max(trace.shape[1] // 8, 1)
             by_eighth = [np.round(full.resolved_nbeta() * (trace[:, i:i + eighth].mean(1) - init),
                                   2).tolist() for i in range(0, trace.shape[1], eighth)]

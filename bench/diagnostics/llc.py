@@ -70,12 +70,12 @@ def _cross_entropy(model: nn.Module, batch) -> torch.Tensor:
     return F.cross_entropy(model(x), y)
 
 
-def estimate_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                 settings: LLCSettings, device: torch.device) -> dict[str, float]:
-    """``llc``, ``llc_std`` over chains and ``llc_converged`` (1/0). Global RNG states (torch,
-    numpy, random) are restored afterwards: devinterp seeds torch's per chain."""
+def sample_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+               settings: LLCSettings, device: torch.device) -> tuple[dict, float]:
+    """devinterp's SGLD summary (per-chain LLCs, ``loss/trace`` of the draws) and the exact loss
+    at the trained weights. Global RNG states (torch, numpy, random) are restored afterwards:
+    devinterp seeds torch's per chain."""
     from devinterp.slt.sampler import estimate_learning_coeff_with_summary
-    nbeta = settings.resolved_nbeta()
     loader_rng = torch.Generator().manual_seed(settings.seed)
     loader = DataLoader(TensorDataset(images, labels), batch_size=settings.batch_size,
                         shuffle=True, generator=loader_rng, drop_last=True)
@@ -90,7 +90,7 @@ def estimate_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
             result = estimate_learning_coeff_with_summary(
                 model, loader, evaluate=_cross_entropy,
                 optimizer_kwargs=dict(lr=settings.lr, localization=settings.localization,
-                                      nbeta=nbeta),
+                                      nbeta=settings.resolved_nbeta()),
                 num_chains=settings.chains, num_draws=settings.draws,
                 num_burnin_steps=settings.burnin, init_loss=init_loss, seed=settings.seed,
                 device=device, verbose=False)
@@ -98,6 +98,14 @@ def estimate_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         np.random.set_state(np_state)
         random.setstate(py_state)
         model.train(was_training)
+    return result, init_loss
+
+
+def estimate_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                 settings: LLCSettings, device: torch.device) -> dict[str, float]:
+    """``llc``, ``llc_std`` over chains and ``llc_converged`` (1/0)."""
+    nbeta = settings.resolved_nbeta()
+    result, init_loss = sample_llc(model, images, labels, settings, device)
     losses = np.asarray(result["loss/trace"], dtype=np.float64)
     per_chain = np.array([result[f"llc-chain/{i}"] for i in range(settings.chains)])
     ok = converged(losses, init_loss, nbeta, settings.tolerance, settings.explode_factor)
