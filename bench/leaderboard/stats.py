@@ -28,10 +28,6 @@ class Summary:
         return (self.ci_high - self.ci_low) / 2
 
 
-def clean(values) -> list[float]:
-    return [float(v) for v in values if v is not None and not math.isnan(float(v))]
-
-
 def mean(values: list[float]) -> float:
     return mean_std(values)[0]
 
@@ -51,9 +47,7 @@ def t_critical(df: int, confidence: float = CONFIDENCE) -> float:
 def summarize(values, confidence: float = CONFIDENCE) -> Summary:
     """mean ± t_{n-1} · s / sqrt(n): the interval for the mean over seeds (seeds treated as
     independent draws; with 5 seeds t = 2.776, so the interval is wide, as it should be)."""
-    values = clean(values)
-    n = len(values)
-    m, s = mean(values), sample_std(values)
+    m, s, n = mean_std(values)
     if n < 2:
         return Summary(n, m, s, math.nan, math.nan)
     half = t_critical(n - 1, confidence) * s / math.sqrt(n)
