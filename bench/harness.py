@@ -15,7 +15,7 @@ from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import BenchError, ConfigError
 from bench.evaluate import evaluate_splits
 from bench.hparams import resolve
-from bench.method import Method, Progress, RunContext
+from bench.method import EpochObserver, Method, Progress, RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
 from bench.registry import METHODS
 from bench.supervision import SplitView
@@ -53,6 +53,7 @@ class RunEnvironment:
     cache_dir: Path | None = None
     progress: Progress = dataclasses.field(default_factory=Progress)
     after_fit: list[AfterFit] = dataclasses.field(default_factory=list)
+    epoch_observer: EpochObserver | None = None   # learning curves (scripts/epoch_curves.py)
 
 
 def execute(spec: RunSpec, seed: int, env: RunEnvironment,
@@ -76,7 +77,7 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         val = SplitView(splits.val, env.device, cls.supervision.allows("val"))
         generator = torch.Generator().manual_seed(seed)
         ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone,
-                         progress=env.progress)
+                         progress=env.progress, epoch_observer=env.epoch_observer)
         method = cls(resolve(cls.Hparams, spec.hparams))
         timings["seconds_data"] += time.perf_counter() - start
         start = time.perf_counter()

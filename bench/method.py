@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -36,6 +36,12 @@ class Progress:
     def advance(self, steps: int) -> None: ...
 
 
+# epoch_observer(phase, epoch counted from 1, model): called after every epoch of
+# ``bench.training.train``, for reporting only (learning curves). It must leave the model and
+# the run's generator untouched, so that observing a run does not change it.
+EpochObserver = Callable[[str, int, nn.Module], None]
+
+
 @dataclass
 class RunContext:
     train: SplitView
@@ -46,6 +52,7 @@ class RunContext:
     backbone: str = "baseline"
     num_classes: int = 10
     progress: Progress = field(default_factory=Progress)
+    epoch_observer: EpochObserver | None = None
 
     def new_model(self) -> nn.Module:
         """A fresh backbone, initialised from the run's generator without touching (or

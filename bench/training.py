@@ -121,6 +121,8 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
                 reported = step
         if on_epoch_end is not None:
             on_epoch_end(epoch)
+        if ctx.epoch_observer is not None:
+            ctx.epoch_observer(phase, epoch + 1, model)
         if select:
             score = validation_score(model, ctx, rule)
             if score > best_score:
