@@ -10,7 +10,8 @@ CSV and, with ``--png``, a figure. Nothing is written to a results store.
 
 
 At equal thread counts the last epoch reproduces the ``final_*`` metrics ``bench run`` stores
-for the same seed; the script prints both so that drift would show.
+for the same seed; the script prints both so that drift would show. ``--from-csv`` re-plots
+saved rows without training (pass the same ``--method`` and ``--source`` for the title).
 """
 from __future__ import annotations
 
@@ -68,6 +69,16 @@ def format_table(summary: list[dict]) -> str:
     return tabulate(table, headers=["r", "phase", "epoch", *names, "n"])
 
 
+def read_csv(path: Path) -> list[dict]:
+    """Rows as ``write_csv`` wrote them, numbers as numbers (to re-plot without retraining)."""
+    def value(name: str, text: str):
+        if name == "phase":
+            return text
+        return int(text) if name in ("seed", "epoch") else float(text)
+    with open(path, newline="") as handle:
+        return [{k: value(k, v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
 def write_csv(rows: list[dict], path: Path) -> None:
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -78,6 +89,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
 def plot(summary: list[dict], path: Path, title: str) -> None:
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
     with matplotlib.rc_context():
         fig = Figure(figsize=(6.4, 4.0))
         ax = fig.add_subplot()
@@ -93,6 +105,7 @@ def plot(summary: list[dict], path: Path, title: str) -> None:
             if "color_following" in rows[0]:
                 ax.plot(step, [r["color_following"] for r in rows], ls="--",
                         color=line.get_color(), label=f"colour following, r = {ratio}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="epoch", ylabel="share of test images", ylim=(-0.02, 1.02), title=title)
         ax.legend(fontsize="small")
         fig.tight_layout()
@@ -109,19 +122,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="a hyperparameter, as for bench run")
     parser.add_argument("--csv", type=Path, help="per-seed rows")
+    parser.add_argument("--from-csv", type=Path, help="summarise and plot rows saved by --csv "
+                        "instead of training")
     parser.add_argument("--png", type=Path, help="figure of the conflicting curve")
     args = parser.parse_args(argv)
     ratios = [float(r) for r in args.ratios.split(",")]
     overrides = parse_overrides(METHODS.get(args.method).Hparams, args.overrides)
-    rows = run_curves(args.method, ratios, args.seeds, args.source, args.data_root, overrides,
-                      log=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.from_csv:
+        rows = read_csv(args.from_csv)
+    else:
+        rows = run_curves(args.method, ratios, args.seeds, args.source, args.data_root,
+                          overrides, log=lambda line: print(line, file=sys.stderr, flush=True))
     summary = summarize_curves(rows)
+    seeds = len({row["seed"] for row in rows})
     print(format_table(summary))
     if args.csv:
         write_csv(rows, args.csv)
     if args.png:
         plot(summary, args.png, f"{args.method} on {args.source}, mean ± std over "
-                                f"{args.seeds} seeds")
+                                f"{seeds} seeds")
 
 
 if __name__ == "__main__":

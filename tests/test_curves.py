@@ -81,3 +81,7 @@ def test_the_script_writes_rows_and_a_figure(tmp_path, capsys):
     printed = capsys.readouterr()
     assert "final_acc_conflicting" in printed.err
     assert "acc_conflicting" in printed.out and "± " in printed.out
+    replot = tmp_path / "again.png"
+    script.main(["--source", "mnist-5k", "--from-csv", str(out_csv), "--png", str(replot)])
+    assert capsys.readouterr().out == printed.out   # the same table, without training
+    assert replot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
