@@ -27,9 +27,10 @@ from tabulate import tabulate
 from bench.curves import CurveRecorder, summarize_curves
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.errors import BenchError
 from bench.harness import RunEnvironment, execute, make_spec
 from bench.hparams import parse_overrides
-from bench.registry import METHODS
+from bench.registry import METHODS, RegistryError
 
 
 def run_curves(method: str, ratios: list[float], seeds: int, source: str,
@@ -113,6 +114,16 @@ def plot(summary: list[dict], path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Bad input (unknown method, malformed --set, missing MNIST) exits 2 with one line."""
+    try:
+        _main(argv)
+    except (BenchError, RegistryError) as exc:
+        message = " ".join(str(exc.args[0] if exc.args else exc).split())
+        sys.stderr.write(f"epoch_curves: error: {message}\n")
+        raise SystemExit(2) from None
+
+
+def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="erm")
     parser.add_argument("--ratios", default="0.05", help="comma list of conflict ratios")

@@ -65,10 +65,33 @@ def test_summary_is_mean_std_and_n_over_seeds_in_training_order():
     assert math.isnan(single[0]["acc_conflicting_std"]) and single[0]["n"] == 1
 
 
-def test_the_script_writes_rows_and_a_figure(tmp_path, capsys):
+def _load_script():
     loaded = importlib.util.spec_from_file_location("epoch_curves", SCRIPT)
     script = importlib.util.module_from_spec(loaded)
     loaded.loader.exec_module(script)
+    return script
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--method", "jttt"], "did you mean"),
+    (["--set", "lr=abc"], "lr expects a float"),
+    (["--source", "mnist", "--data-root", "{corrupt}"], "corrupt"),
+])
+def test_the_script_refuses_bad_input_in_one_line(args, says, tmp_path, capsys):
+    raw = tmp_path / "MNIST" / "raw"   # corrupt files: an error without any download attempt
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\x00\x00\x08\x03garbage")
+    args = [a.format(corrupt=tmp_path) for a in args]
+    with pytest.raises(SystemExit) as exit_:
+        _load_script().main(["--source", "mnist-5k", "--seeds", "1", *args])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and says in err and err.count("\n") == 1, err
+
+
+def test_the_script_writes_rows_and_a_figure(tmp_path, capsys):
+    script = _load_script()
     out_csv, out_png = tmp_path / "curves.csv", tmp_path / "curves.png"
     script.main(["--source", "mnist-5k", "--ratios", "0.05,0.2", "--seeds", "2", "--set",
                  "epochs=2", "--set", "batch_size=128", "--csv", str(out_csv), "--png",
