@@ -61,9 +61,9 @@ def summarize_curves(rows: list[dict], by: tuple[str, ...] = ("conflict_ratio", 
     for key, members in groups.items():
         summary = dict(zip(by, key))
         for name in values:
-            mean, std, n = metrics.mean_std([m[name] for m in members])
+            mean, std, _ = metrics.mean_std([m[name] for m in members])
             summary[name] = mean
             summary[f"{name}_std"] = std
-            summary["n"] = n
+        summary["n"] = len(members)   # seeds
         out.append(summary)
     return out

@@ -49,7 +49,8 @@ def run_curves(method: str, ratios: list[float], seeds: int, source: str,
             record = execute(spec, seed, RunEnvironment(device, data_root,
                                                         epoch_observer=recorder), splits)
             if record.status != "completed":
-                raise RuntimeError(f"r={ratio} seed {seed} failed: {record.error}")
+                raise BenchError(f"r={ratio} seed {seed} failed ({record.error}); no curves "
+                                 f"written")
             last = recorder.rows[-1]
             stored = record.metrics.get("final_acc_conflicting")
             log(f"r={ratio} seed {seed}: last epoch acc_conflicting {last['acc_conflicting']:.4f}"

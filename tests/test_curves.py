@@ -76,6 +76,7 @@ def _load_script():
     (["--method", "jttt"], "did you mean"),
     (["--set", "lr=abc"], "lr expects a float"),
     (["--source", "mnist", "--data-root", "{corrupt}"], "corrupt"),
+    (["--set", "lr=1e12", "--set", "epochs=1", "--set", "batch_size=256"], "not finite"),
 ])
 def test_the_script_refuses_bad_input_in_one_line(args, says, tmp_path, capsys):
     raw = tmp_path / "MNIST" / "raw"   # corrupt files: an error without any download attempt

@@ -3,13 +3,14 @@ import math
 
 import pytest
 
-from bench.leaderboard.stats import mean, sample_std, summarize, t_critical
+from bench.leaderboard.stats import summarize, t_critical
 
 
 def test_mean_and_sample_std_by_hand():
-    assert mean([1, 2, 3, 4]) == 2.5
+    s = summarize([1, 2, 3, 4])
+    assert s.mean == 2.5
     # squares of deviations: 2.25 + 0.25 + 0.25 + 2.25 = 5; / (n - 1) = 5/3
-    assert sample_std([1, 2, 3, 4]) == pytest.approx(math.sqrt(5 / 3))
+    assert s.std == pytest.approx(math.sqrt(5 / 3))
 
 
 def test_missing_values_are_dropped_not_zeroed():

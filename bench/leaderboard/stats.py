@@ -28,15 +28,6 @@ class Summary:
         return (self.ci_high - self.ci_low) / 2
 
 
-def mean(values: list[float]) -> float:
-    return mean_std(values)[0]
-
-
-def sample_std(values: list[float]) -> float:
-    """Bessel-corrected; NaN for fewer than two values (see bench.metrics.mean_std)."""
-    return mean_std(values)[1]
-
-
 def t_critical(df: int, confidence: float = CONFIDENCE) -> float:
     """Two-sided critical value of Student's t with ``df`` degrees of freedom."""
     if df < 1:
