@@ -1,51 +1,107 @@
-"""Backbones. ``baseline`` is the seed report's BaselineNet.
+"""Backbones and the contract every one of them keeps.
 
-Every backbone exposes ``features(x)`` (the pooled units, the seed's "16 neurons"),
-``classifier`` (the last linear layer) and ``forward(x) = classifier(features(x))``, so
-methods and diagnostics can read or replace either part.
+The seed report's BaselineNet is "3 convolutional blocks (each with Conv2D, GroupNorm and
+ReLU), followed by MaxPooling, and a Global Average Pooling layer feeding into a linear
+classifier" with 16 pooled units. :class:`ConvGNNet` builds that family: the kernel size, the
+widths and where the max-pooling goes are its :class:`ConvGNLayout`. Which member is
+``baseline`` was decided by ``scripts/calibrate_backbone.py`` on training and validation data
+only (docs/backbones.md has the rule and the table).
+
+The contract (methods, diagnostics, ``bench explain`` and the leaderboard rely on nothing else):
+
+- ``input_shape``: ``(channels, height, width)`` of the images the backbone expects;
+- ``feature_maps(x)``: the last conv block's output ``(N, num_features, h, w)``, before any
+  pooling; ``gradcam_layer``: the module that produces it (Grad-CAM's target);
+- ``features(x)``: the ``num_features`` pooled units; ``classifier``: the last linear layer;
+  ``forward(x) = classifier(features(x))``.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from bench.registry import BACKBONES
 
-
-def _conv_block(c_in: int, c_out: int, groups: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1),
-                         nn.GroupNorm(groups, c_out), nn.ReLU())
+MNIST_INPUT = (3, 28, 28)
+POOLINGS = ("between", "end")
 
 
-class BaselineNet(nn.Module):
-    """Three conv blocks (Conv2d, GroupNorm, ReLU) with max pooling between them,
-    global average pooling to ``width`` units and a linear layer to the classes."""
+def _conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    # Four channels per GroupNorm group (16 -> 4 groups, 32 -> 8), as BaselineNet has always had.
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2),
+                         nn.GroupNorm(max(1, c_out // 4), c_out), nn.ReLU())
 
-    def __init__(self, num_classes: int = 10, width: int = 16, in_channels: int = 3):
+
+@dataclass(frozen=True)
+class ConvGNLayout:
+    """``pool="between"``: a 2x2 max-pool after blocks 1 and 2 (the last block sees 7 x 7 maps
+    and an 18-pixel receptive field); ``"end"``: the blocks run at full resolution and one
+    2x2 max-pool follows block 3, as the seed report words it (receptive field 1 + 3(k - 1))."""
+    widths: tuple[int, int, int] = (16, 32, 16)
+    kernel: int = 3
+    pool: str = "between"
+
+    def __post_init__(self):
+        if self.pool not in POOLINGS:
+            raise ValueError(f"pool must be one of {POOLINGS}, got {self.pool!r}")
+        if self.kernel % 2 != 1:
+            raise ValueError(f"kernel must be odd (same padding), got {self.kernel}")
+
+    @property
+    def name(self) -> str:
+        w1, w2, w3 = self.widths
+        return f"k{self.kernel}-{w1}-{w2}-{w3}-pool-{self.pool}"
+
+
+class ConvGNNet(nn.Module):
+    """Three conv blocks (Conv2d, GroupNorm, ReLU), max pooling placed by the layout, global
+    average pooling to ``widths[-1]`` units and a linear layer to the classes."""
+
+    def __init__(self, layout: ConvGNLayout, num_classes: int = 10,
+                 input_shape: tuple[int, int, int] = MNIST_INPUT):
         super().__init__()
-        self.block1 = _conv_block(in_channels, 16, 4)
-        self.block2 = _conv_block(16, 32, 8)
-        self.block3 = _conv_block(32, width, 4)   # last conv block: Grad-CAM target
+        w1, w2, w3 = layout.widths
+        self.layout = layout
+        self.input_shape = tuple(input_shape)
+        # Construction order fixes the initialisation drawn from a seed: keep it
+        # block1, block2, block3, classifier (records of earlier versions depend on it).
+        self.block1 = _conv_block(input_shape[0], w1, layout.kernel)
+        self.block2 = _conv_block(w1, w2, layout.kernel)
+        self.block3 = _conv_block(w2, w3, layout.kernel)
         self.pool = nn.MaxPool2d(2)
-        self.classifier = nn.Linear(width, num_classes)
-        self.num_features = width
+        self.classifier = nn.Linear(w3, num_classes)
+        self.num_features = w3
+
+    @property
+    def gradcam_layer(self) -> nn.Module:
+        return self.block3
 
     def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
-        """Output of the last conv block, before global pooling (N, width, 7, 7)."""
-        x = self.pool(self.block1(x))
-        x = self.pool(self.block2(x))
-        return self.block3(x)
+        """Output of the last conv block, before pooling: (N, num_features, h, w)."""
+        if self.layout.pool == "between":
+            x = self.pool(self.block1(x))
+            x = self.pool(self.block2(x))
+            return self.block3(x)
+        return self.block3(self.block2(self.block1(x)))
+
+    def pooled(self, maps: torch.Tensor) -> torch.Tensor:
+        """The pooled units from ``feature_maps`` output (masking a unit commutes with it)."""
+        if self.layout.pool == "end":
+            maps = self.pool(maps)
+        return maps.mean(dim=(2, 3))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.feature_maps(x).mean(dim=(2, 3))
+        return self.pooled(self.feature_maps(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 
 class UnitMaskedNet(nn.Module):
-    """A backbone whose pooled units are multiplied by a fixed mask (0 = unit ablated), with
-    the same ``feature_maps`` / ``features`` / ``classifier`` interface as the backbone."""
+    """A backbone whose pooled units are multiplied by a fixed mask (0 = unit ablated), keeping
+    the backbone contract (``feature_maps`` / ``features`` / ``classifier`` / ...)."""
 
     def __init__(self, base: nn.Module, feature_mask: torch.Tensor):
         super().__init__()
@@ -53,6 +109,11 @@ class UnitMaskedNet(nn.Module):
         self.register_buffer("feature_mask", feature_mask.detach().float().clone())
         self.classifier = base.classifier
         self.num_features = base.num_features
+        self.input_shape = base.input_shape
+
+    @property
+    def gradcam_layer(self) -> nn.Module:
+        return self.base.gradcam_layer
 
     def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
         return self.base.feature_maps(x) * self.feature_mask[:, None, None]
@@ -65,15 +126,34 @@ class UnitMaskedNet(nn.Module):
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The backbone inside any unit masks (what owns the conv blocks, e.g. Grad-CAM's target)."""
+    """The backbone inside any unit masks."""
     while isinstance(model, UnitMaskedNet):
         model = model.base
     return model
 
 
-@BACKBONES.register("baseline")
-def baseline(num_classes: int = 10) -> BaselineNet:
-    return BaselineNet(num_classes)
+def _register_layout(name: str, layout: ConvGNLayout) -> None:
+    def build(num_classes: int = 10) -> ConvGNNet:
+        return ConvGNNet(layout, num_classes)
+    build.layout = layout
+    BACKBONES.add(name, build)
+
+
+# The network of every record before the calibration: pools between the blocks.
+POOL_BETWEEN = ConvGNLayout((16, 32, 16), 3, "between")
+# The calibration's candidates (scripts/calibrate_backbone.py); registered so that any of them
+# can be trained by name (--backbone).
+CANDIDATES: tuple[ConvGNLayout, ...] = (
+    POOL_BETWEEN,
+    ConvGNLayout((16, 32, 16), 3, "end"),
+    ConvGNLayout((8, 16, 16), 3, "end"),
+    ConvGNLayout((8, 16, 16), 5, "end"),
+    ConvGNLayout((16, 32, 16), 1, "end"),
+)
+for _layout in CANDIDATES:
+    _register_layout(_layout.name, _layout)
+BASELINE = POOL_BETWEEN   # set by the calibration
+_register_layout("baseline", BASELINE)
 
 
 def build_backbone(name: str, num_classes: int = 10) -> nn.Module:

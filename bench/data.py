@@ -64,7 +64,10 @@ def _load(path: Path, name: str) -> Split:
 
 def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
                    data_root: Path | None = None, cache_dir: Path | None = None,
-                   use_cache: bool = True) -> Splits:
+                   use_cache: bool = True, test_names: tuple[str, ...] | None = None) -> Splits:
+    """All splits of ``spec``. ``test_names``: which test datasets to build or load (default
+    all registered); ``()`` gives train and val alone, for work that must never see a test
+    split (backbone calibration)."""
     start = time.perf_counter()
     builder = DATASETS.get(train_dataset)
     if builder.role != "train":
@@ -73,7 +76,8 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
     folder = Path(cache_dir or default_cache_dir()) / CACHE_LAYOUT / spec.hash()
     # train and val are cached already carved out: a cache hit copies no images.
     files = {"train": f"{train_dataset}-train", "val": f"{train_dataset}-val",
-             **{name: name for name in test_dataset_names()}}
+             **{name: name for name in (test_dataset_names() if test_names is None
+                                        else test_names)}}
     loaded: dict[str, Split] = {}
     if use_cache:
         for name, stem in files.items():

@@ -12,6 +12,7 @@ from torch import nn
 
 from bench.data import Splits, prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
 from bench.evaluate import evaluate_splits
 from bench.hparams import resolve
@@ -63,8 +64,9 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     ``splits``: already prepared for this spec's data and seed (a sweep's driver prepares
     them once and ships them to workers); by default they are prepared here."""
     cls: type[Method] = METHODS.get(spec.method)
-    # CPU results are bit-reproducible at equal thread counts only, so the count is recorded.
-    versions = {**package_versions(), "torch_num_threads": str(torch.get_num_threads())}
+    # CPU results are bit-reproducible only on the same processor, torch build (BLAS, oneDNN)
+    # and thread count, so all of them are recorded (bench.environment).
+    versions = {**package_versions(), **runtime_environment()}
     record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
                        versions=versions, git_commit=git_commit())
     if splits is None:

@@ -4,7 +4,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from bench.backbones import BaselineNet
+from bench.backbones import ConvGNNet, build_backbone
 from bench.methods import ablate_texture
 from bench.method import FitResult
 from conftest import make_context
@@ -62,4 +62,4 @@ def test_exactly_the_flagged_units_are_zeroed(tiny_splits, monkeypatch):
     assert torch.equal(masked[:, keep], raw[:, keep])
     assert torch.equal(model(x), model.classifier(masked))
     assert result.logs["ablated_units"] == 2.0
-    assert isinstance(model.base, BaselineNet)
+    assert isinstance(model.base, ConvGNNet)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from bench.backbones import BaselineNet
+from bench.backbones import build_backbone
 from bench.method import make_method
 from bench.methods.color_kl import ColorKL, adversarial_losses, kl_to_uniform
 from bench.supervision import Supervision
@@ -32,12 +32,12 @@ def _gradients(loss: torch.Tensor, module: torch.nn.Module) -> float:
 
 def test_penalty_trains_only_the_backbone_and_head_loss_only_the_head():
     torch.manual_seed(0)
-    net, head = BaselineNet(), torch.nn.Linear(16, 10)
+    net, head = build_backbone("baseline"), torch.nn.Linear(16, 10)
     x = torch.rand(6, 3, 28, 28)
     digit_loss, penalty, head_loss = adversarial_losses(
         net, head, x, torch.arange(6), torch.tensor([0, 1, 2, 0, 1, 2]))
     assert penalty > 0
-    assert _gradients(penalty, head) == 0 and _gradients(penalty, net.block3) > 0
+    assert _gradients(penalty, head) == 0 and _gradients(penalty, net.gradcam_layer) > 0
     assert _gradients(head_loss, head) > 0 and _gradients(head_loss, net) == 0
     assert _gradients(digit_loss, head) == 0
 
@@ -61,7 +61,7 @@ def test_head_learns_only_where_colour_disagrees_with_the_digit():
     """With head_on="conflicting" the head's loss ignores colour-aligned images (where shape
     could pass for colour); with "all" they count."""
     torch.manual_seed(0)
-    net, head = BaselineNet(), torch.nn.Linear(16, 10)
+    net, head = build_backbone("baseline"), torch.nn.Linear(16, 10)
     x = torch.rand(4, 3, 28, 28)
     digits = torch.tensor([0, 1, 2, 3])
     aligned_only = adversarial_losses(net, head, x, digits, digits.clone())[2]

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from bench.backbones import BaselineNet
+from bench.backbones import build_backbone
 from bench.data import Splits
 from bench.diagnostics.gradcam import (GradCAMSettings, grey_digits, gradcam, run_gradcam,
                                        shape_share, stroke_masks, upsample)
@@ -16,20 +16,20 @@ from tests.conftest import make_context
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return BaselineNet().eval()
+    return build_backbone("baseline").eval()
 
 
 def test_matches_captum_layer_gradcam(model, tiny_splits):
     captum_attr = pytest.importorskip("captum.attr")
     x = to_float_images(tiny_splits.tests["conflicting"].images[:32], torch.device("cpu"))
     target = predict(model, x).clone()
-    ours = gradcam(model, model.block3, x, target)
-    reference = captum_attr.LayerGradCam(model, model.block3).attribute(
+    ours = gradcam(model, model.gradcam_layer, x, target)
+    reference = captum_attr.LayerGradCam(model, model.gradcam_layer).attribute(
         x, target=target, relu_attributions=True)
-    assert ours.shape == (32, 7, 7) and ours.abs().sum() > 0
+    assert ours.shape[1:] == model.feature_maps(x).shape[2:] and ours.abs().sum() > 0
     assert torch.allclose(ours, reference.squeeze(1), atol=1e-6, rtol=1e-4)
     up = captum_attr.LayerAttribution.interpolate(reference, (28, 28), interpolate_mode="bilinear")
-    assert torch.allclose(upsample(ours), up.squeeze(1), atol=1e-6, rtol=1e-4)
+    assert torch.allclose(upsample(ours, (28, 28)), up.squeeze(1), atol=1e-6, rtol=1e-4)
 
 
 def test_shape_share_hand_values():

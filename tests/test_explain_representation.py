@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.backbones import BaselineNet
+from bench.backbones import build_backbone
 from bench.explain.activation_maximisation import (MaximisationSettings, total_variation,
                                                    visualise_classes)
 from bench.explain.mutual_information import discretise, mean_off_diagonal, unit_nmi
@@ -52,7 +52,7 @@ def test_equal_frequency_bins_and_repeated_edges_merge():
 
 def test_activation_maximisation_raises_the_target_logit_within_range():
     torch.manual_seed(0)
-    model = BaselineNet().eval()
+    model = build_backbone("baseline").eval()
     settings = MaximisationSettings(steps=30)
     vis = visualise_classes(model, classes=[1, 7], settings=settings)
     assert torch.all(vis.logit_end > vis.logit_start)
@@ -62,7 +62,7 @@ def test_activation_maximisation_raises_the_target_logit_within_range():
 
 def test_the_regulariser_smooths_the_image():
     torch.manual_seed(0)
-    model = BaselineNet().eval()
+    model = build_backbone("baseline").eval()
     loose = visualise_classes(model, [3], MaximisationSettings(steps=30, l2=0, tv=0, jitter=0))
     tight = visualise_classes(model, [3], MaximisationSettings(steps=30, tv=20.0))
     assert total_variation(tight.images) < total_variation(loose.images)

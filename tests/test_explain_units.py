@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.backbones import BaselineNet
+from bench.backbones import ConvGNNet, build_backbone
 from bench.data import Splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.explain import units
@@ -17,9 +17,9 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
-def model() -> BaselineNet:
+def model() -> ConvGNNet:
     torch.manual_seed(0)
-    net = BaselineNet().eval()
+    net = build_backbone("baseline").eval()
     with torch.no_grad():   # a non-zero bias makes "bias only" distinguishable from zeros
         net.classifier.bias.copy_(torch.linspace(-1, 1, 10))
     return net
@@ -45,7 +45,7 @@ def test_ablating_every_unit_leaves_the_bias_only_prediction(model, conflicting)
 def test_a_unit_with_zero_classifier_weights_has_no_effect_when_ablated(conflicting):
     split, images = conflicting
     torch.manual_seed(1)
-    net = BaselineNet().eval()
+    net = build_backbone("baseline").eval()
     with torch.no_grad():
         net.classifier.weight[:, 4] = 0
     feats = units.pooled_features(net, images)
@@ -115,7 +115,7 @@ def test_patching_to_a_colour_value_moves_predictions_towards_that_class(conflic
     """Unit 0 alone drives class c's logit; patching it high makes everything class c."""
     _, images = conflicting
     torch.manual_seed(2)
-    net = BaselineNet().eval()
+    net = build_backbone("baseline").eval()
     with torch.no_grad():
         net.classifier.weight.zero_()
         net.classifier.bias.zero_()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.backbones import BaselineNet
+from bench.backbones import ConvGNNet, build_backbone
 from bench.hooks import HookOptions, after_fit_hooks, weights_hooks
 from bench.record import RunRecord, RunSpec
 from bench.backbones import UnitMaskedNet
@@ -12,9 +12,9 @@ from bench.weights import (WeightsMissing, load_model, save_model,
                            weights_dir_for, weights_path)
 
 
-def _model(seed: int = 0) -> BaselineNet:
+def _model(seed: int = 0) -> ConvGNNet:
     torch.manual_seed(seed)
-    return BaselineNet().eval()
+    return build_backbone("baseline").eval()
 
 
 def _images(n: int = 64) -> torch.Tensor:
@@ -25,7 +25,7 @@ def test_round_trip_gives_identical_outputs(tmp_path):
     model, x = _model(), _images()
     path = save_model(model, "baseline", tmp_path / "w" / "0.pt")
     loaded = load_model(path)
-    assert isinstance(loaded, BaselineNet) and not loaded.training
+    assert isinstance(loaded, ConvGNNet) and not loaded.training
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
     assert not list(tmp_path.glob("w/.*tmp*")), "temporary file left behind"

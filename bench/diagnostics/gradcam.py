@@ -1,7 +1,7 @@
 """Grad-CAM shape share: how much of the model's positive attribution lies on the digit's strokes.
 
-Grad-CAM (Selvaraju et al. 2017) of the last conv block for the predicted class, upsampled
-bilinearly to 28x28. The share of its positive mass on stroke pixels is compared with the share
+Grad-CAM (Selvaraju et al. 2017) of the backbone's ``gradcam_layer`` (its last conv block) for
+the predicted class, upsampled bilinearly to the image size. The share of its positive mass on stroke pixels is compared with the share
 of stroke pixels in the image (chance level, stored beside it): a shape reader lies above it, a
 colour reader, whose evidence is the coloured background, below.
 
@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.backbones import unwrap
 from bench.errors import DataError
 from bench.evaluate import predict
 from bench.supervision import to_float_images
@@ -29,10 +28,10 @@ STROKE_THRESHOLD = 127   # uint8 grey > 127 ⇔ intensity > 0.5
 @dataclass(frozen=True)
 class GradCAMSettings:
     """500 ``conflicting`` images (a seeded sample): there shape and colour disagree, so the
-    attribution says which one the model looks at. Target layer: ``model.block3``."""
+    attribution says which one the model looks at. Target: the backbone's ``gradcam_layer``
+    (bench.backbones' contract), so no setting names a layer."""
     split: str = "conflicting"
     sample: int = 500
-    layer: str = "block3"
     batch_size: int = 500
     seed: int = 0
 
@@ -54,13 +53,14 @@ def gradcam(model: nn.Module, layer: nn.Module, images: torch.Tensor,
     return F.relu((weights * activation.detach()).sum(dim=1))
 
 
-def upsample(cam: torch.Tensor, size: tuple[int, int] = (28, 28)) -> torch.Tensor:
+def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Maps (N, h, w) to the image size (N, H, W)."""
     return F.interpolate(cam.unsqueeze(1), size=size, mode="bilinear",
                          align_corners=False).squeeze(1)
 
 
 def stroke_masks(grey: torch.Tensor) -> torch.Tensor:
-    """Stroke pixels of uint8 grey digits (N, 28, 28): intensity > 0.5."""
+    """Stroke pixels of uint8 grey digits (N, H, W): intensity > 0.5."""
     return grey > STROKE_THRESHOLD
 
 
@@ -94,14 +94,15 @@ def run_gradcam(model: nn.Module, splits, ctx, settings: GradCAMSettings) -> dic
     index = sample_positions(len(split), settings.sample, settings.seed)
     masks = stroke_masks(grey_digits(splits, settings.split)[index])
     images = to_float_images(split.images[index], ctx.device)
-    layer = getattr(unwrap(model), settings.layer)   # a unit mask is looked through
+    layer = model.gradcam_layer   # a unit mask passes its backbone's layer through
     was_training = model.training
     model.eval()
     cams = []
     try:
         for lo in range(0, len(images), settings.batch_size):
             x = images[lo:lo + settings.batch_size]
-            cams.append(upsample(gradcam(model, layer, x, predict(model, x))).cpu())
+            cams.append(upsample(gradcam(model, layer, x, predict(model, x)),
+                                 tuple(x.shape[-2:])).cpu())
     finally:
         model.train(was_training)
     share, chance = shape_share(torch.cat(cams), masks)

@@ -53,7 +53,7 @@ def visualise_classes(model: nn.Module, classes: list[int] | None = None,
         classes = list(range(model.classifier.out_features)) if classes is None else classes
         target = torch.tensor(classes, device=device)
         rows = torch.arange(len(classes), device=device)
-        x = torch.full((len(classes), 3, 28, 28), 0.5, device=device, requires_grad=True)
+        x = torch.full((len(classes), *model.input_shape), 0.5, device=device, requires_grad=True)
         opt = torch.optim.Adam([x], lr=settings.lr)
         g = torch.Generator().manual_seed(settings.seed)
         with torch.no_grad():

@@ -63,7 +63,7 @@ def _mosaic(images: torch.Tensor, gap: int = 2) -> np.ndarray:
 
 def top_k(ex: Explanation, train: Split, path: Path) -> Path:
     n_units, k = ex.top_k.shape
-    picked = train.images[ex.train_sample[ex.top_k.flatten()]].reshape(n_units, k, 3, 28, 28)
+    picked = train.images[ex.train_sample[ex.top_k.flatten()]].reshape(n_units, k, *train.images.shape[1:])
     fig, ax = plt.subplots(figsize=(k * 0.55 + 1.2, n_units * 0.55))
     ax.imshow(_mosaic(picked))
     ax.set_xticks([])

@@ -11,21 +11,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.backbones import unwrap
 from bench.diagnostics.gradcam import gradcam, upsample
 from bench.evaluate import predict
 
 
-def target_layer(model: nn.Module) -> nn.Module:
-    """The last conv block, as the Grad-CAM diagnostic uses it; unit masks are looked through."""
-    return unwrap(model).block3
-
-
 def cams(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(maps (N, 28, 28) scaled to [0, 1] per image, predicted classes) for float images."""
+    """(maps (N, H, W) scaled to [0, 1] per image, predicted classes) for float images, on the
+    backbone's ``gradcam_layer`` as the Grad-CAM diagnostic uses it."""
     model.eval()
     pred = predict(model, images)
-    maps = upsample(gradcam(model, target_layer(model), images, pred)).detach().cpu()
+    maps = upsample(gradcam(model, model.gradcam_layer, images, pred),
+                    tuple(images.shape[-2:])).detach().cpu()
     peak = maps.flatten(1).max(1).values.clamp_min(1e-12)
     return maps / peak[:, None, None], pred.cpu()
 

@@ -96,12 +96,13 @@ DEAD = 1e-3               # pooled post-ReLU activation below which a unit count
 TEXTURE_THRESHOLD = 0.5   # ablate-texture's default: texture activation above digit activation
 
 
-def texture_images(spec: ColoredMNISTSpec, colour: int, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` uint8 images of one colour's texture with no digit: in background mode the noise
+def texture_images(spec: ColoredMNISTSpec, colour: int, n: int, size: tuple[int, int],
+                   seed: int = 0) -> torch.Tensor:
+    """``n`` uint8 images (H, W = ``size``) of one colour's texture with no digit: in background mode the noise
     texture times the colour (a blank digit painted as the datasets paint), in foreground
     mode a flat patch of the colour."""
     fill = 0 if spec.mode == "background" else 255
-    blank = torch.full((n, 28, 28), fill, dtype=torch.uint8)
+    blank = torch.full((n, *size), fill, dtype=torch.uint8)
     colours = torch.full((n,), colour, dtype=torch.long)
     return paint(blank, colours, spec, torch.Generator().manual_seed(seed * 10 + colour))
 
@@ -117,7 +118,8 @@ def texture_shape_probe(model: nn.Module, images: torch.Tensor, spec: ColoredMNI
     shape = pooled_features(model, decolorize(images))
     texture, shape = texture.mean(0).cpu(), shape.mean(0).cpu()
     score = texture / (texture + shape).clamp(min=1e-8)   # exactly ablate-texture's score
+    size = tuple(images.shape[-2:])
     per_colour = torch.stack([
-        pooled_features(model, texture_images(spec, c, draws, seed).to(device).float() / 255)
+        pooled_features(model, texture_images(spec, c, draws, size, seed).to(device).float() / 255)
         .mean(0).cpu() for c in range(len(spec.palette))])
     return TextureShapeProbe(texture.numpy(), per_colour.numpy(), shape.numpy(), score.numpy())

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench.backbones import BaselineNet
+from bench.backbones import ConvGNNet, build_backbone
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.evaluate import EVAL_BATCH, evaluate_splits, predict
@@ -36,9 +36,9 @@ def _splits():
         return prepare_splits(ColoredMNISTSpec(source="mnist-5k"), cache_dir=Path(tmp))
 
 
-def _model(seed: int = 0) -> BaselineNet:
+def _model(seed: int = 0) -> ConvGNNet:
     torch.manual_seed(seed)
-    return BaselineNet()
+    return build_backbone("baseline")
 
 
 def time_harness_train(ctx: RunContext, batch: int) -> float:

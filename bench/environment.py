@@ -1,0 +1,58 @@
+"""What a CPU result depends on besides the code and the seed, recorded with every run.
+
+PyTorch's CPU kernels are chosen at run time from the processor's instruction set (AVX2,
+AVX-512, ...), the BLAS library (MKL, OpenBLAS) and oneDNN, and the thread count splits the
+reductions differently. Two runs of the same seed are bit-identical only when all of these
+match (docs/reproducibility.md has the measurements), so every record names them.
+"""
+from __future__ import annotations
+
+import platform
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The processor's model name (Linux), else what the platform module reports."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def build_summary(config: str) -> dict[str, str]:
+    """BLAS, oneDNN and OpenMP lines of ``torch.__config__.show()``, one short string each."""
+    out: dict[str, str] = {}
+    blas = re.search(r"BLAS_INFO=([^,\s]+)", config)
+    if blas:
+        out["torch_blas"] = blas.group(1)
+    for key, pattern in (("torch_blas_library", r"Math Kernel Library Version ([^\n]+?)(?: for|\n)"),
+                         ("torch_onednn", r"MKL-DNN (v[\d.]+)"),
+                         ("torch_openmp", r"OpenMP (\d+)")):
+        match = re.search(pattern, config)
+        if match:
+            out[key] = match.group(1).strip()
+    if "torch_blas_library" not in out and "OpenBLAS" in config:
+        out["torch_blas_library"] = "OpenBLAS"
+    return out
+
+
+@lru_cache(maxsize=1)
+def _static_environment() -> dict[str, str]:
+    env = {"cpu_model": cpu_model(), "platform": platform.platform(),
+           "torch_git": torch.version.git_version or "unknown",
+           "torch_cuda": torch.version.cuda or "none",
+           "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    env.update(build_summary(torch.__config__.show()))
+    return env
+
+
+def runtime_environment() -> dict[str, str]:
+    """Everything above plus the current torch thread count (it can change between runs)."""
+    return {**_static_environment(), "torch_num_threads": str(torch.get_num_threads())}

@@ -1,0 +1,112 @@
+"""The backbone contract, kept by every registered backbone, and everything that relies on it
+(every diagnostic, ``bench explain``) run on each of them."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from bench.backbones import CANDIDATES, ConvGNLayout, UnitMaskedNet, build_backbone
+from bench.cli import main
+from bench.diagnostics import DIAGNOSTICS, Diagnostic
+from bench.registry import BACKBONES
+from tests.test_diagnostics_registry import CHEAP
+
+NAMES = BACKBONES.names()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_contract(name):
+    torch.manual_seed(0)
+    model = build_backbone(name).eval()
+    x = torch.rand(4, *model.input_shape)
+    captured = []
+    handle = model.gradcam_layer.register_forward_hook(lambda m, i, out: captured.append(out))
+    logits = model(x)
+    handle.remove()
+    maps = model.feature_maps(x)
+    assert logits.shape == (4, 10)
+    assert maps.shape[:2] == (4, model.num_features) and maps.dim() == 4
+    assert torch.equal(captured[0], maps)          # Grad-CAM's layer makes the feature maps
+    assert model.features(x).shape == (4, model.num_features)
+    assert torch.allclose(model.classifier(model.features(x)), logits)
+    assert model.classifier.in_features == model.num_features == 16   # the seed's 16 units
+    assert sum(p.numel() for p in model.parameters()) < 100_000
+    norms = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
+    assert len(norms) == 3 and not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_unit_mask_keeps_the_contract():
+    base = build_backbone("baseline")
+    mask = torch.ones(base.num_features)
+    mask[0] = 0
+    masked = UnitMaskedNet(base, mask)
+    x = torch.rand(2, *masked.input_shape)
+    assert masked.gradcam_layer is base.gradcam_layer
+    assert torch.all(masked.features(x)[:, 0] == 0)
+
+
+def test_pooling_placement_sets_the_last_blocks_resolution():
+    between = build_backbone(ConvGNLayout((16, 32, 16), 3, "between").name)
+    end = build_backbone(ConvGNLayout((16, 32, 16), 3, "end").name)
+    x = torch.rand(1, 3, 28, 28)
+    assert between.feature_maps(x).shape[-2:] == (7, 7)
+    assert end.feature_maps(x).shape[-2:] == (28, 28)
+    # Same parameters: pooling placement is the only difference between the two.
+    assert (sum(p.numel() for p in between.parameters())
+            == sum(p.numel() for p in end.parameters()) == 10_010)
+
+
+def test_pool_between_initialises_as_the_pre_calibration_baseline():
+    """Records made before the calibration were trained on this network: same modules, same
+    construction order, so the same seed still gives the same weights."""
+    torch.manual_seed(0)
+    model = build_backbone(CANDIDATES[0].name)
+    assert CANDIDATES[0].pool == "between"
+    assert [k for k, _ in model.state_dict().items()] == [
+        "block1.0.weight", "block1.0.bias", "block1.1.weight", "block1.1.bias",
+        "block2.0.weight", "block2.0.bias", "block2.1.weight", "block2.1.bias",
+        "block3.0.weight", "block3.0.bias", "block3.1.weight", "block3.1.bias",
+        "classifier.weight", "classifier.bias"]
+    assert model.block1[0].weight.flatten()[:3].tolist() == pytest.approx(
+        [-0.0014, 0.1032, -0.1584], abs=1e-4)   # BaselineNet at HEAD~, same seed
+
+
+def test_bad_layouts_are_refused():
+    with pytest.raises(ValueError, match="pool"):
+        ConvGNLayout(pool="middle")
+    with pytest.raises(ValueError, match="odd"):
+        ConvGNLayout(kernel=4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_every_diagnostic_and_explain_run_on_every_backbone(name, tmp_path, capsys,
+                                                             monkeypatch):
+    for diagnostic, settings in CHEAP.items():
+        monkeypatch.setitem(DIAGNOSTICS, diagnostic,
+                            Diagnostic(lambda s=settings: s, DIAGNOSTICS[diagnostic].run))
+    from bench.explain import analysis
+    from bench.explain.activation_maximisation import MaximisationSettings
+    fast = analysis.visualise_classes
+    monkeypatch.setattr(analysis, "visualise_classes",
+                        lambda model, settings, device: fast(model, settings=MaximisationSettings(
+                            steps=3), device=device))
+    store = tmp_path / "results.sqlite"
+    assert main(["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
+                 "--set", "batch_size=64", "--device", "cpu", "--backbone", name,
+                 "--diagnostics", "all", "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["results", "--format", "json", "--store", str(store)]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["backbone"] == name
+    for metric in ("color_following", "gradcam_shape_share", "llc",
+                   "eps_to_flip_conflicting"):
+        assert math.isfinite(record["metrics"][metric]), metric
+    out = tmp_path / "report"
+    assert main(["explain", str(record["id"]), "--out", str(out), "--store", str(store),
+                 "--device", "cpu"]) == 0
+    assert (out / "report.md").is_file() and (out / "a-gradcam.png").stat().st_size > 1000
