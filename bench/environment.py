@@ -38,7 +38,8 @@ def build_summary(config: str) -> dict[str, str]:
         match = re.search(pattern, config)
         if match:
             out[key] = match.group(1).strip()
-    if "torch_blas_library" not in out and "OpenBLAS" in config:
+    if "torch_blas_library" not in out and (out.get("torch_blas") == "open"
+                                            or "OpenBLAS" in config):
         out["torch_blas_library"] = "OpenBLAS"
     return out
 
