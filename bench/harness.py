@@ -10,6 +10,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from bench.backbones import canonical_name
 from bench.data import Splits, prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.environment import runtime_environment
@@ -38,6 +39,7 @@ def make_spec(method: str, overrides: dict[str, Any], data: ColoredMNISTSpec,
     """A run spec with the method's full, resolved hyperparameters (defaults + overrides)."""
     cls: type[Method] = METHODS.get(method)
     hparams = dataclasses.asdict(resolve(cls.Hparams, overrides))
+    backbone = canonical_name(backbone)   # records name the network, not the alias
     data_fields = {k: v for k, v in data.to_dict().items() if k != "seed"}
     return RunSpec(method, hparams, data_fields, dataset, backbone, dict(extras or {}))
 

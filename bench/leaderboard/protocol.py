@@ -11,11 +11,12 @@ import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
+from bench.backbones import BASELINE
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.record import RunRecord
 
 MAIN = {"source": "mnist", "mode": "background", "conflict_ratio": 0.05,
-        "backbone": "baseline", "dataset": "colored"}
+        "backbone": BASELINE.name, "dataset": "colored"}
 _HEADLINE_FIELDS = ("source", "mode", "conflict_ratio")
 
 
@@ -64,6 +65,8 @@ class Protocol:
         if self.conflict_ratio >= 0:
             text += f" · r = {self.conflict_ratio:g}"
         text += f" · {self.backbone} backbone"
+        if self.backbone == BASELINE.name:
+            text += " (baseline)"
         if self.dataset != "colored":
             text += f" · trained on {self.dataset}"
         for key, value in self.non_default_fields().items():
