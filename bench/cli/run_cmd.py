@@ -11,6 +11,7 @@ from rich.table import Table
 from bench.cli.options import add_data_options, check_ratio, data_spec, positive_int
 from bench.cli.progress import RichProgress, make_bar
 from bench.datasets.digits import resolve_source
+from bench.errors import ConfigError
 from bench.harness import RunEnvironment, execute, make_spec, resolve_device
 from bench.hooks import HookOptions, after_fit_hooks, spec_extras
 from bench.hparams import parse_overrides
@@ -50,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     check_ratio(args.conflict_ratio)
     pairs = list(args.overrides)
     if args.epochs is not None:
-        pairs.append(f"{method_cls.epochs_field}={args.epochs}")
+        field = method_cls.epochs_field
+        if any(pair.split("=", 1)[0].strip() == field for pair in pairs):
+            raise ConfigError(f"--epochs {args.epochs} and --set {field}=...: give one of them")
+        pairs.append(f"{field}={args.epochs}")
     overrides = parse_overrides(method_cls.Hparams, pairs)
     device = resolve_device(args.device)
     with warnings.catch_warnings(record=True) as caught:

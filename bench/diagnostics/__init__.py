@@ -116,6 +116,18 @@ def settings_from_spec(extras: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def changed_settings(settings: dict[str, dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """(diagnostic, key, value) for each setting that differs from its default."""
+    changed = []
+    for name in [n for n in DIAGNOSTICS if n in settings]:
+        defaults = dataclasses.asdict(DIAGNOSTICS[name].settings())
+        for key, value in sorted(settings[name].items()):
+            # compared as JSON: a spec read back from a file holds lists where tuples were
+            if json.dumps(value) != json.dumps(defaults.get(key)):
+                changed.append((name, key, value))
+    return changed
+
+
 def settings_label(settings: dict[str, dict[str, Any]] | None) -> str:
     """A short readable label for a spec's diagnostics entry: which ran and the settings that
     differ from the defaults, e.g. ``diagnostics color,pgd; pgd.steps=100``."""
@@ -125,15 +137,19 @@ def settings_label(settings: dict[str, dict[str, Any]] | None) -> str:
         return "no diagnostics"
     names = [n for n in DIAGNOSTICS if n in settings] + sorted(set(settings) - set(DIAGNOSTICS))
     label = "all diagnostics" if set(names) == set(DIAGNOSTICS) else f"diagnostics {','.join(names)}"
-    changed = []
-    for name in names:
-        defaults = dataclasses.asdict(DIAGNOSTICS[name].settings()) if name in DIAGNOSTICS else {}
-        for key, value in sorted(settings[name].items()):
-            # compared as JSON: a spec read back from a file holds lists where tuples were
-            if json.dumps(value) != json.dumps(defaults.get(key)):
-                shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-                changed.append(f"{name}.{key}={shown}")
+    changed = [f"{name}.{key}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+               for name, key, v in changed_settings(settings)]
     return f"{label}; {' '.join(changed)}" if changed else label
+
+
+def settings_options(settings: dict[str, dict[str, Any]]) -> list[str]:
+    """The ``--diagnostic`` options that reproduce the non-default settings."""
+    def text(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return "(" + ",".join(repr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return str(value)
+    return [f"--diagnostic {name}.{key}={text(value)}"
+            for name, key, value in changed_settings(settings)]
 
 
 def make_after_fit():
