@@ -88,6 +88,7 @@ def test_list_shows_methods_datasets_sources(capsys):
         assert word in out
 
 
+@pytest.mark.slow
 def test_subprocess_run_and_results(tmp_path):
     store = tmp_path / "r.sqlite"
     run = subprocess.run([sys.executable, "-m", "bench", "run", "--method", "erm", *TINY,

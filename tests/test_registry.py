@@ -80,6 +80,7 @@ def test_entry_point_plugin_is_found_by_a_fresh_registry(plugin_path, monkeypatc
     assert issubclass(cls, Method) and cls.__module__ == "bench_plugin_fixture"
 
 
+@pytest.mark.slow
 def test_entry_point_plugin_runs_through_bench_run(plugin_path, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(plugin_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
