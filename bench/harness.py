@@ -16,7 +16,7 @@ from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
 from bench.evaluate import evaluate_splits
-from bench.hparams import resolve
+from bench.hparams import check_bounds, resolve
 from bench.method import EpochObserver, Method, Progress, RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
 from bench.registry import METHODS
@@ -45,7 +45,8 @@ def make_spec(method: str, overrides: dict[str, Any], data: ColoredMNISTSpec,
 
 
 # after_fit(model, splits, ctx, record) -> extra metrics; runs after evaluation, timed by
-# the hook itself. Diagnostics and weight keeping plug in here, not inside the harness.
+# the hook itself. Diagnostics and weight keeping plug in here, not inside the harness. A
+# hook that raises is recorded in ``record.diagnostic_errors``; the fitted run stays completed.
 AfterFit = Callable[[nn.Module, Splits, RunContext, RunRecord], dict[str, float]]
 
 
@@ -75,6 +76,8 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
         splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
     timings = {"seconds_data": splits.seconds}
+    hparams = resolve(cls.Hparams, spec.hparams)
+    check_bounds(hparams, train_size=len(splits.train))   # a ConfigError, before any training
     try:
         start = time.perf_counter()
         train = SplitView(splits.train, env.device, cls.supervision.allows("train"))
@@ -82,7 +85,7 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         generator = torch.Generator().manual_seed(seed)
         ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone,
                          progress=env.progress, epoch_observer=env.epoch_observer)
-        method = cls(resolve(cls.Hparams, spec.hparams))
+        method = cls(hparams)
         timings["seconds_data"] += time.perf_counter() - start
         start = time.perf_counter()
         fit = method.fit(ctx)
@@ -98,12 +101,20 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         metrics.update({k: float(v) for k, v in fit.logs.items()})
         record.metrics = {**metrics, **timings}
         record.confusion = confusion
-        for hook in env.after_fit:
-            record.metrics.update(hook(fit.model, splits, ctx, record))
         record.status = "completed"
     except (BenchError, KeyboardInterrupt):
         raise
     except Exception as exc:  # recorded, and the other seeds go on
         record.error = f"{type(exc).__name__}: {exc}"
         record.metrics = timings
+        return record
+    # Outside the fit's try: what goes wrong after training never discards the trained run.
+    for hook in env.after_fit:
+        try:
+            record.metrics.update(hook(fit.model, splits, ctx, record))
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            name = getattr(hook, "__name__", "after_fit")
+            record.diagnostic_errors[name] = " ".join(f"{type(exc).__name__}: {exc}".split())
     return record

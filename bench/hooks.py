@@ -12,14 +12,17 @@ from bench.harness import AfterFit
 @dataclass(frozen=True)
 class HookOptions:
     diagnostics: str = "all"          # "all", "none" or a comma list (see bench.diagnostics)
+    diagnostic_settings: tuple[str, ...] = ()   # "pgd.steps=100", ... (--diagnostic)
     keep_weights: bool = True
     weights_dir: Path | None = None   # default: next to the results store
 
 
 def spec_extras(options: HookOptions) -> dict[str, Any]:
     """Settings that change stored numbers and therefore belong to the run spec (and its hash)."""
-    from bench.diagnostics import diagnostic_settings, parse_diagnostics
-    return {"diagnostics": diagnostic_settings(parse_diagnostics(options.diagnostics))}
+    from bench.diagnostics import diagnostic_settings, parse_diagnostics, parse_settings
+    names = parse_diagnostics(options.diagnostics)
+    overrides = parse_settings(options.diagnostic_settings, names)
+    return {"diagnostics": diagnostic_settings(names, overrides)}
 
 
 def after_fit_hooks(options: HookOptions) -> list[AfterFit]:
@@ -27,14 +30,15 @@ def after_fit_hooks(options: HookOptions) -> list[AfterFit]:
 
 
 def diagnostics_hooks(options: HookOptions) -> list[AfterFit]:
-    """The selected diagnostics, then peak memory (recorded even with ``none``)."""
-    from bench.diagnostics import make_after_fit, parse_diagnostics
-    return [make_after_fit(parse_diagnostics(options.diagnostics))]
+    """The diagnostics the run's spec names, at its settings (``spec_extras`` put them there),
+    then peak memory (recorded even with ``none``)."""
+    from bench.diagnostics import make_after_fit
+    return [make_after_fit()]
 
 
 def weights_hooks(options: HookOptions) -> list[AfterFit]:
-    """Keeping the selected model's weights (for ``bench explain``). Keep these hooks
-    last, so that a diagnostic that fails leaves no weights behind for a failed record."""
+    """Keeping the selected model's weights (for ``bench explain``); a diagnostic that fails
+    no longer fails the run, so its weights are kept too."""
     if not options.keep_weights:
         return []
     from bench.store import default_store_path

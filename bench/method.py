@@ -76,6 +76,8 @@ class Method(ABC):
     reference: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     is_reference_model: ClassVar[bool] = False   # e.g. greyscale, group-balanced
+    # The hyperparameter ``--epochs`` sets: the method's main training length.
+    epochs_field: ClassVar[str] = "epochs"
 
     def __init__(self, hparams: Any = None):
         self.hparams = hparams if hparams is not None else self.Hparams()

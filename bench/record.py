@@ -53,6 +53,8 @@ class RunRecord:
         timespec="seconds"))
     schema_version: int = SCHEMA_VERSION
     id: int | None = None
+    # diagnostic (or other after-fit step) -> its error, on a run whose fit completed
+    diagnostic_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -72,7 +74,9 @@ class RunRecord:
                 "metrics": self.metrics, "confusion_conflicting": self.confusion,
                 "error": self.error, "device": self.device, "versions": self.versions,
                 "git_commit": self.git_commit, "created_at": self.created_at,
-                "schema_version": self.schema_version}
+                "schema_version": self.schema_version,
+                **({"diagnostic_errors": self.diagnostic_errors} if self.diagnostic_errors
+                   else {})}
 
     @classmethod
     def from_json_dict(cls, d: dict[str, Any]) -> "RunRecord":
@@ -84,7 +88,7 @@ class RunRecord:
         return cls(spec, d["seed"], d["status"], d["supervision"], d["metrics"],
                    d.get("confusion_conflicting"), d.get("error"), d.get("device", "cpu"),
                    d.get("versions", {}), d.get("git_commit"), d["created_at"],
-                   d["schema_version"], d.get("id"))
+                   d["schema_version"], d.get("id"), dict(d.get("diagnostic_errors") or {}))
 
 
 def package_versions() -> dict[str, str]:

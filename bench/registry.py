@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import logging
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class RegistryError(LookupError):
@@ -27,6 +29,7 @@ class Registry(Generic[T]):
         self._builtin_modules = builtin_modules
         self._items: dict[str, T] = {}
         self._loaded = False
+        self.broken: dict[str, str] = {}     # entry point name -> why it was skipped
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: ``@REGISTRY.register("name")``."""
@@ -52,16 +55,32 @@ class Registry(Generic[T]):
             for ep in entry_points(group=self.entry_point_group):
                 if ep.name in self._items:
                     continue
-                target = ep.load()
-                # A plugin may register itself on import; otherwise the entry point is the object.
-                if ep.name not in self._items:
-                    self.add(ep.name, target)
+                try:
+                    target = ep.load()
+                    # A plugin may register itself on import; otherwise the entry point is
+                    # the object.
+                    if ep.name not in self._items:
+                        self.add(ep.name, target)
+                except Exception as exc:   # someone else's package: skip it, keep the rest
+                    self._skip(ep, exc)
+
+    def _skip(self, ep, exc: Exception) -> None:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        self.broken[ep.name] = reason
+        dist = getattr(getattr(ep, "dist", None), "name", None)
+        package = f" from package {dist}" if dist else ""
+        log.warning("warning: skipped the %s plugin %r%s (%s = %s): %s; fix or uninstall "
+                    "that package", self.kind, ep.name, package, ep.group, ep.value, reason)
 
     def get(self, name: str) -> T:
         self._load()
         try:
             return self._items[name]
         except KeyError:
+            if name in self.broken:
+                raise RegistryError(f"{self.kind} {name!r} comes from a plugin that failed to "
+                                    f"load ({self.broken[name]}); fix or uninstall that "
+                                    f"package") from None
             close = difflib.get_close_matches(name, self._items, n=1, cutoff=0.4)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise RegistryError(f"unknown {self.kind} {name!r}{hint} "

@@ -1,13 +1,16 @@
 """SQLite results store: one row per (run spec hash, seed), each written in one transaction.
 
-A record that cannot be written (store locked past the timeout) is kept as a JSON file in
-``<store>.pending/`` and ingested the next time the store opens, so no result is lost.
+A record that cannot be written (store locked past the timeout, or no longer writable) is
+kept as a JSON file in ``<store>.pending/``, or, when that folder cannot be written either, in
+the unsaved-results folder (``$BENCH_UNSAVED_DIR`` or a user cache); the next store that opens
+writable ingests both, so no result is lost.
 """
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -33,8 +36,21 @@ CREATE TABLE IF NOT EXISTS runs (
 )"""
 
 
+EXPECTED_COLUMNS = ("id", "key", "spec_hash", "seed", "status", "method", "dataset", "source",
+                    "created_at", "record")
+
+
 def default_store_path() -> Path:
     return Path(os.environ.get("BENCH_STORE") or DEFAULT_STORE)
+
+
+def unsaved_dir() -> Path:
+    """Where a record goes when neither its store nor the store's pending folder is writable."""
+    env = os.environ.get("BENCH_UNSAVED_DIR")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "lazy-artist-bench" / "unsaved-results"
 
 
 class Store:
@@ -50,12 +66,24 @@ class Store:
                                          isolation_level=None)
             self._conn.execute(_SCHEMA)
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._check_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from None
         except OSError as exc:
             raise StoreError(f"cannot create the results store {self.path} ({exc.strerror}); "
                              f"pass --store with a writable path") from None
+        self.ingested: list[Path] = []   # pending or unsaved records added on opening
         self._ingest_pending()
+
+    def _check_schema(self) -> None:
+        columns = tuple(row[1] for row in self._conn.execute("PRAGMA table_info(runs)"))
+        missing = [c for c in EXPECTED_COLUMNS if c not in columns]
+        if missing:
+            self._conn.close()
+            raise StoreError(f"{self.path} has a 'runs' table with columns ({', '.join(columns)}), "
+                             f"not a lazy-artist-bench results store (missing "
+                             f"{', '.join(missing)}); pass --store with another path or move "
+                             f"the file aside")
 
     def _explain(self, exc: Exception) -> str:
         text = str(exc)
@@ -80,13 +108,25 @@ class Store:
         self.close()
 
     def check_writable(self, timeout: float = 2.0) -> None:
-        """Fails fast (before any training) when another process holds the write lock."""
+        """Fails fast, before any training, when a record could not be written: another
+        process holds the write lock, the file or its folder is read-only. The probe writes a
+        row and rolls it back, which needs everything a real write needs (the journal beside
+        the file included); nothing stored changes."""
+        for target, what in ((self.path, "file"), (self.path.parent, "folder")):
+            if target.exists() and not os.access(target, os.W_OK):
+                raise StoreError(f"results store {self.path}: its {what} {target} is read-only; "
+                                 f"pass --store with a writable path (nothing was run)")
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("ROLLBACK")
+            try:
+                self._conn.execute("INSERT INTO runs (key, spec_hash, seed, status, method, "
+                                   "dataset, source, created_at, record) VALUES "
+                                   "('write-probe', '', 0, '', '', '', '', '', '')")
+            finally:
+                self._conn.execute("ROLLBACK")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(self._explain(exc)) from None
+            raise StoreError(self._explain(exc) + " (nothing was run)") from None
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
 
@@ -99,7 +139,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             parked = self._park(record)
             raise StoreError(f"{self._explain(exc)}; this result was kept in {parked} and is "
-                             f"added the next time the store opens") from None
+                             f"added the next time a writable store opens") from None
 
     def _put(self, record: RunRecord, replace: bool) -> bool:
         cur = self._conn.cursor()
@@ -130,20 +170,40 @@ class Store:
             raise
 
     def _park(self, record: RunRecord) -> Path:
-        self.pending_dir.mkdir(parents=True, exist_ok=True)
-        path = self.pending_dir / (record.key.replace("/", "-") + ".json")
-        path.write_text(json.dumps(record.to_json_dict(), sort_keys=True))
-        return path
+        """The record as a JSON file: beside the store, else in the unsaved-results folder,
+        else in the system's temporary folder. Written whole or not at all."""
+        text = json.dumps(record.to_json_dict(), sort_keys=True)
+        name = record.key.replace("/", "-") + ".json"
+        errors = []
+        for folder in (self.pending_dir, unsaved_dir(), Path(tempfile.gettempdir())):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = folder / f".{name}.tmp{os.getpid()}"
+                tmp.write_text(text)
+                os.replace(tmp, folder / name)
+                return folder / name
+            except OSError as exc:
+                errors.append(f"{folder}: {exc.strerror or exc}")
+        raise StoreError(f"results store {self.path} is not writable and no folder could keep "
+                         f"the record ({'; '.join(errors)})")
 
     def _ingest_pending(self) -> None:
-        if not self.pending_dir.is_dir():
-            return
-        for path in sorted(self.pending_dir.glob("*.json")):
-            try:
-                self._put(RunRecord.from_json_dict(json.loads(path.read_text())), replace=False)
-            except sqlite3.DatabaseError:
-                return  # still locked: try again next time, keep the file
-            path.unlink()
+        for folder in (self.pending_dir, unsaved_dir()):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.json")):
+                try:
+                    record = RunRecord.from_json_dict(json.loads(path.read_text()))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue   # not one of ours, or unreadable: left for the user
+                try:
+                    self._put(record, replace=False)
+                    path.unlink()
+                except sqlite3.DatabaseError:
+                    return     # still locked or read-only: try again next time, keep the file
+                except OSError:
+                    pass       # ingested; the file stays where we cannot delete it
+                self.ingested.append(path)
 
     def status(self, key: str) -> str | None:
         row = self._conn.execute("SELECT status FROM runs WHERE key = ?", (key,)).fetchone()

@@ -17,6 +17,7 @@ from torch import nn
 
 from bench import metrics
 from bench.evaluate import predict
+from bench.hparams import hparam
 from bench.method import FitResult, RunContext
 
 PROGRESS_EVERY = 50  # steps between progress updates and NaN checks (a sync point on GPU)
@@ -48,11 +49,11 @@ def make_optimizer(params: list[nn.Parameter], cfg: SGDConfig) -> torch.optim.Op
 class SGDHparams:
     """The seed report's optimiser: plain SGD, lr 0.1, batch 16, 10 epochs. Methods' frozen
     hyperparameter dataclasses extend it, overriding a default where their source differs."""
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    epochs: int = hparam(10, low=1)
+    batch_size: int = hparam(16, low=1, at_most_train_size=True)
+    lr: float = hparam(0.1, low=0, low_open=True)
+    momentum: float = hparam(0.0, low=0, high=1, high_open=True)
+    weight_decay: float = hparam(0.0, low=0)
 
     def sgd(self, epochs: int | None = None) -> SGDConfig:
         """The loop's settings, for ``epochs`` (default: this method's ``epochs``)."""

@@ -24,6 +24,7 @@ from torch import nn
 
 from bench import group_inference
 from bench.backbones import UnitMaskedNet
+from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.methods.greyscale import decolorize
 from bench.registry import METHODS
@@ -56,8 +57,8 @@ class AblateTextureHparams(SGDHparams):
     """ERM with the seed's settings (10 epochs, SGD lr 0.1, batch 16); 1,000 probe images;
     a unit is texture-driven when its texture activation exceeds its digit activation
     (score > 0.5: the natural midpoint of the score, not tuned on any test split)."""
-    probes: int = 1000
-    threshold: float = 0.5
+    probes: int = hparam(1000, low=1)
+    threshold: float = hparam(0.5, low=0, high=1)
 
 
 @METHODS.register("ablate-texture")

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.evaluate import predict
+from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
@@ -53,14 +54,8 @@ class ColorKLHparams(SGDHparams):
     the penalty and the digit loss have the same scale (both are at most log 10 nats when the
     features are uninformative). docs/methods-single-stage.md lists the values tried.
     """
-    kl_weight: float = 1.0
-    head_on: str = "conflicting"
-
-    def __post_init__(self):
-        if self.kl_weight < 0:
-            raise ValueError("kl_weight must be non-negative")
-        if self.head_on not in HEAD_DATA:
-            raise ValueError(f"head_on must be one of {', '.join(HEAD_DATA)}")
+    kl_weight: float = hparam(1.0, low=0)
+    head_on: str = hparam("conflicting", choices=HEAD_DATA)
 
 
 def colour_head(model: nn.Module, ctx: RunContext) -> nn.Linear:

@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from bench import group_inference
+from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
@@ -36,12 +37,13 @@ class DFRHparams:
     """ERM stage: the seed's ERM (10 epochs, SGD lr 0.1, batch 16), final epoch as in the
     paper. Last layer: the paper's code defaults (C grid for Waterbirds, 20 averaged retrains,
     one tuning split)."""
-    erm_epochs: int = 10
-    batch_size: int = 16
-    lr: float = 0.1
-    c_grid: tuple[float, ...] = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
-    retrains: int = 20
-    tuning_splits: int = 1
+    erm_epochs: int = hparam(10, low=1)
+    batch_size: int = hparam(16, low=1, at_most_train_size=True)
+    lr: float = hparam(0.1, low=0, low_open=True)
+    c_grid: tuple[float, ...] = hparam((1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01), low=0,
+                                       low_open=True)
+    retrains: int = hparam(20, low=1)
+    tuning_splits: int = hparam(1, low=1)
 
     def __post_init__(self):
         # Records store JSON lists; keep the dataclass hashable and equal after a round trip.
@@ -126,6 +128,7 @@ class DFR(Method):
     supervision = Supervision.VAL_BIAS
     reference = "Kirichenko, Izmailov & Wilson 2023, Last Layer Re-Training is Sufficient (ICLR)"
     summary = "ERM features, last layer refit on group-balanced validation data"
+    epochs_field = "erm_epochs"     # the last layer is fitted by liblinear, not in epochs
 
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.methods.group_balanced import group_balanced_weights
 from bench.registry import METHODS
@@ -70,8 +71,8 @@ class GroupDROHparams(SGDHparams):
     worst group to generalise; 1e-4 is their standard setting)."""
     batch_size: int = 64
     weight_decay: float = 1e-4
-    eta: float = 0.01
-    adjustment: float = 0.0
+    eta: float = hparam(0.01, low=0, low_open=True)
+    adjustment: float = hparam(0.0, low=0)
     balanced_sampling: bool = True
 
     def __post_init__(self):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import group_inference
+from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
@@ -23,8 +24,8 @@ class JTTHparams(SGDHparams):
     ERM optimiser (SGD, lr 0.1, batch 16). The identification model trains one epoch: on
     Colored MNIST the colour shortcut is learnt within the first epoch, and JTT's paper uses
     T = 1 epoch for CelebA (T and lambda are tuned per dataset in Liu et al. 2021, Table 5)."""
-    identification_epochs: int = 1
-    upweight: float = 20.0
+    identification_epochs: int = hparam(1, low=1)
+    upweight: float = hparam(20.0, low=1)
     epochs: int = 20
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import group_inference
+from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
@@ -25,9 +26,9 @@ class KMeansHparams(SGDHparams):
     upweighted, final model trained like JTT's (20 epochs, SGD lr 0.1, batch 16). Our choices
     (documented in docs/methods-two-stage.md): a 2-epoch ERM feature model (the colour shortcut
     is learnt by then, and it keeps the cost near 2.2x ERM) and cluster-balanced weights."""
-    erm_epochs: int = 2
-    clusters: int = 2
-    kmeans_restarts: int = 10
+    erm_epochs: int = hparam(2, low=1)
+    clusters: int = hparam(2, low=2)
+    kmeans_restarts: int = hparam(10, low=1)
     epochs: int = 20
 
 

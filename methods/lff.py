@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.evaluate import predict
+from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
 from bench.supervision import Supervision
@@ -68,17 +69,9 @@ class LfFHparams(SGDHparams):
     official code (alinlab/LfF). The paper trains an MLP with Adam (lr 1e-3, batch
     256); here both models are the suite's backbone under the seed's optimiser (SGD lr 0.1,
     batch 16, 10 epochs), so that LfF is compared with ERM at equal training budget."""
-    q: float = 0.7
-    ema_alpha: float = 0.7
-    optimizer: str = "sgd"
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if not 0 < self.q <= 1:
-            raise ValueError("q must be in (0, 1]")
-        if not 0 <= self.ema_alpha < 1:
-            raise ValueError("ema_alpha must be in [0, 1)")
+    q: float = hparam(0.7, low=0, high=1, low_open=True)
+    ema_alpha: float = hparam(0.7, low=0, high=1, high_open=True)
+    optimizer: str = hparam("sgd", choices=OPTIMIZERS)
 
 
 @METHODS.register("lff")

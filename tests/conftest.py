@@ -18,6 +18,7 @@ def _isolated_paths(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "split-cache"   # shared by the session: speed
     monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
     monkeypatch.setenv("BENCH_STORE", str(tmp_path_factory.mktemp("store") / "results.sqlite"))
+    monkeypatch.setenv("BENCH_UNSAVED_DIR", str(tmp_path_factory.mktemp("unsaved")))
 
 
 @pytest.fixture(scope="session")

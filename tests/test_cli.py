@@ -50,6 +50,20 @@ def test_rerun_skips_stored_seeds_and_force_reruns(stored, capsys):
     assert _run(stored) == 0
     assert "already stored, skipped" in capsys.readouterr().err
     assert len(_records(stored)) == 1
+    # Mark the stored row; only a real rerun can overwrite the mark.
+    con = sqlite3.connect(stored, isolation_level=None)
+    [(blob,)] = con.execute("SELECT record FROM runs").fetchall()
+    marked = json.loads(blob)
+    marked["metrics"]["acc_aligned"] = -1.0
+    con.execute("UPDATE runs SET record = ?", (json.dumps(marked),))
+    con.close()
+    assert _run(stored) == 0
+    assert _records(stored)[0]["metrics"]["acc_aligned"] == -1.0       # skipped: kept
+    capsys.readouterr()
+    assert _run(stored, "--force") == 0
+    assert "already stored" not in capsys.readouterr().err
+    [rerun] = _records(stored)
+    assert 0.0 <= rerun["metrics"]["acc_aligned"] <= 1.0                 # rerun: replaced
 
 
 def test_results_formats(stored, capsys):
@@ -74,6 +88,7 @@ def test_list_shows_methods_datasets_sources(capsys):
         assert word in out
 
 
+@pytest.mark.slow
 def test_subprocess_run_and_results(tmp_path):
     store = tmp_path / "r.sqlite"
     run = subprocess.run([sys.executable, "-m", "bench", "run", "--method", "erm", *TINY,
@@ -120,10 +135,57 @@ def _exit_code(argv) -> int:
     (["run", "--method", "erm", *TINY, "--set", "lr=abc"], "lr expects a float"),
     (["run", "--method", "erm", *TINY, "--set", "lrr=0.1"], "did you mean 'lr'"),
     (["run", "--method", "erm", *TINY, "--device", "tpu"], "expected auto, cpu or cuda"),
+    (["run", "--method", "erm", *TINY[:2], "--set", "epochs=0"], "epochs must be >= 1"),
+    (["run", "--method", "erm", *TINY, "--set", "epochs=3"], "give one of them"),
+    (["run", "--method", "erm", *TINY, "--set", "batch_size=-5"], "batch_size must be >= 1"),
+    (["run", "--method", "erm", *TINY, "--set", "batch_size=0"], "batch_size must be >= 1"),
+    (["run", "--method", "erm", *TINY, "--set", "lr=-1"], "lr must be > 0"),
+    (["run", "--method", "erm", *TINY, "--set", "lr=inf"], "lr must be > 0"),
+    (["run", "--method", "erm", *TINY, "--set", "batch_size=100000"],
+     "larger than the training set (3600 images)"),
+    (["run", "--method", "lff", *TINY, "--set", "optimizer=rmsprop"], "one of sgd, adam"),
+    (["run", "--method", "erm", *TINY, "--diagnostics", "pgd", "--diagnostic", "pgd.steps=0"],
+     "steps must be >= 1"),
+    (["run", "--method", "erm", *TINY, "--diagnostic", "pgd.steps=3"], "pgd is not selected"),
+    (["run", "--method", "erm", *TINY, "--diagnostics", "llc", "--diagnostic", "llc.chain=2"],
+     "did you mean 'chains'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, expected, capsys, tmp_path):
-    line = _one_line_error(capsys, _exit_code([*argv, "--store", str(tmp_path / "r.sqlite")]))
+    store = tmp_path / "r.sqlite"
+    line = _one_line_error(capsys, _exit_code([*argv, "--store", str(store)]))
     assert expected in line
+    assert not store.exists() or _records(store) == []        # nothing stored as a result
+
+
+def test_epochs_sets_each_methods_main_training_length(tmp_path, capsys):
+    store = tmp_path / "r.sqlite"
+    assert main(["run", "--method", "dfr", *TINY, "--set", "retrains=1", "--store",
+                 str(store)]) == 0
+    [record] = _records(store)
+    assert record["status"] == "completed" and record["hparams"]["erm_epochs"] == 1
+
+
+def test_a_result_that_cannot_be_stored_is_kept_and_imported_later(tmp_path, capsys,
+                                                                  monkeypatch):
+    """The store passes the check, then refuses the write after training (it became
+    read-only), and its pending folder cannot be made: the record goes to the unsaved folder,
+    the one-line error names it, and the next command with a writable store adds it."""
+    import os
+    from bench.store import Store
+    store = tmp_path / "r.sqlite"
+    (tmp_path / "r.sqlite.pending").write_text("a file where the pending folder would go")
+
+    def refuse(self, record, replace):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+    monkeypatch.setattr(Store, "_put", refuse)
+    line = _one_line_error(capsys, _run(store))
+    unsaved = os.environ["BENCH_UNSAVED_DIR"]
+    assert "not writable" in line and unsaved in line
+    monkeypatch.undo()
+    monkeypatch.setenv("BENCH_UNSAVED_DIR", unsaved)
+    assert main(["results", "--format", "json", "--store", str(store)]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    assert record["status"] == "completed" and record["method"] == "erm"
 
 
 def test_missing_mnist_names_the_files_and_the_fix(tmp_path, capsys, monkeypatch):

@@ -14,6 +14,7 @@ TINY_RUN = ["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
             "--set", "batch_size=64", "--diagnostics", "none", "--device", "cpu"]
 
 
+@pytest.mark.slow
 def test_run_then_explain_side_by_side(tmp_path, capsys, monkeypatch):
     # Activation maximisation has its own test; here a few steps keep the file quick.
     from bench.explain import analysis

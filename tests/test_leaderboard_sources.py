@@ -1,4 +1,4 @@
-"""Record sources: jsonl export/import, deduplication (the store wins), CLI end to end."""
+"""Record sources: jsonl export/import, deduplication (committed records win), CLI end to end."""
 import json
 import shutil
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from bench.cli import main
 from bench.errors import DataError
 from bench.leaderboard.protocol import protocol_of
-from bench.leaderboard.sources import export, merge, read_jsonl, read_records_dir
+from bench.leaderboard.sources import conflicts, export, merge, read_jsonl, read_records_dir
 from bench.store import Store
 
 FIXTURE = Path(__file__).parent / "data" / "leaderboard_records.jsonl"
@@ -33,14 +33,43 @@ def test_results_jsonl_round_trips_through_the_store(records, tmp_path):
         assert {**again.to_json_dict(), "id": None} == {**original.to_json_dict(), "id": None}
 
 
-def test_only_completed_records_and_the_store_wins(records):
+def test_only_completed_records_and_a_committed_record_is_never_silently_replaced(records):
     failed = [r for r in records if r.status == "failed"]
     assert failed and not {r.key for r in failed} & {r.key for r in merge(records, [])}
-    newer = read_jsonl(FIXTURE)[0]
-    newer.metrics = {**newer.metrics, "acc_conflicting": 0.5}
-    merged = {r.key: r for r in merge(records, [newer])}
-    assert merged[newer.key].metrics["acc_conflicting"] == 0.5
+    rerun = read_jsonl(FIXTURE)[0]
+    rerun.metrics = {**rerun.metrics, "acc_conflicting": 0.5}
+    same = read_jsonl(FIXTURE)[1]
+    merged = {r.key: r for r in merge(records, [rerun, same])}
+    assert merged[rerun.key].metrics["acc_conflicting"] == records[0].metrics["acc_conflicting"]
     assert len(merged) == len({r.key for r in records if r.status == "completed"})
+    assert conflicts(records, [rerun, same]) == [(records[0], rerun)]   # same record: none
+    replaced = {r.key: r for r in merge(records, [rerun], store_wins=True)}
+    assert replaced[rerun.key].metrics["acc_conflicting"] == 0.5
+
+
+def test_leaderboard_writes_into_the_users_folder_and_reports_conflicts(records, tmp_path,
+                                                                       capsys, monkeypatch):
+    """With no flags: pages for the user's store go to runs/leaderboard/, the committed
+    folder is not touched, and a local rerun of a committed run is a reported conflict."""
+    monkeypatch.chdir(tmp_path)
+    committed = tmp_path / "leaderboards" / "records"
+    export(records, committed, lambda r: protocol_of(r).slug)
+    before = {p: p.read_bytes() for p in (tmp_path / "leaderboards").rglob("*")
+              if p.is_file()}
+    rerun = read_jsonl(FIXTURE)[0]
+    rerun.metrics = {**rerun.metrics, "acc_conflicting": 0.5}
+    with Store(tmp_path / "runs" / "results.sqlite") as store:
+        store.put(rerun)
+    monkeypatch.setenv("BENCH_STORE", str(tmp_path / "runs" / "results.sqlite"))
+    assert main(["leaderboard", "--no-figures"]) == 0
+    err = capsys.readouterr().err
+    assert "1 stored run(s) differ from the committed record" in err
+    assert f"conflict: {rerun.spec.method} seed {rerun.seed}" in err and "yours 0.5000" in err
+    assert (tmp_path / "runs" / "leaderboard" / "README.md").exists()
+    after = {p: p.read_bytes() for p in (tmp_path / "leaderboards").rglob("*") if p.is_file()}
+    assert after == before
+    page = "".join(p.read_text() for p in (tmp_path / "runs" / "leaderboard").glob("*.md"))
+    assert "{" not in page.split("## Environment")[0].split("```")[0]   # no JSON in labels
 
 
 def test_a_bad_line_names_its_file_and_line(tmp_path):

@@ -121,3 +121,16 @@ def test_run_commands_name_a_partial_diagnostics_selection():
     assert _diagnostics_option({"diagnostics": {"gradcam": {}, "color": {}}}) == [
         "--diagnostics color,gradcam"]
     assert _diagnostics_option({"diagnostics": {}}) == ["--diagnostics none"]
+
+
+def test_rows_that_differ_in_diagnostics_settings_get_short_labels_not_json():
+    from bench.hooks import HookOptions, spec_extras
+    default = spec_extras(HookOptions(diagnostics="all"))
+    stronger = spec_extras(HookOptions(diagnostics="all", diagnostic_settings=("pgd.steps=100",)))
+    records = []
+    for extras, acc in ((default, 0.05), (stronger, 0.06)):
+        r = rec("erm", 0, acc)
+        r.spec = RunSpec(r.spec.method, r.spec.hparams, r.spec.data, extras=extras)
+        records.append(r)
+    labels = set(by_label(build_rows(records, CATALOG)))
+    assert labels == {"erm (all diagnostics)", "erm (all diagnostics; pgd.steps=100)"}

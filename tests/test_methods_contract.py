@@ -13,12 +13,14 @@ import pytest
 import torch
 
 from bench.datasets.colored_mnist import Split
-from bench.diagnostics import make_after_fit, parse_diagnostics
+from bench.diagnostics import make_after_fit
 from bench.errors import SupervisionError
 from bench.evaluate import predict
 from bench.harness import make_spec
+from bench.hooks import HookOptions, spec_extras
 from bench.hparams import resolve
 from bench.method import FitResult, Method, RunContext, make_method
+from bench.record import RunRecord
 from bench.registry import METHODS, Registry
 from bench.supervision import SplitView, Supervision
 from bench.weights import load_model, save_model
@@ -66,27 +68,45 @@ def test_fit_gives_logits_and_features_determinism_and_untouched_rng(name, tiny_
     assert torch.equal(predict(first.model, ctx.val.images), predict(second.model, ctx.val.images))
     # The cheap diagnostics and weight keeping accept every method's model (ablate-texture's
     # unit-masked wrapper once failed Grad-CAM in a real run).
-    diagnostics = make_after_fit(parse_diagnostics("color,gradcam"))(first.model, tiny_splits,
-                                                                     ctx, None)
+    spec = make_spec(name, tiny_overrides(METHODS.get(name)), TINY_SPEC,
+                     extras=spec_extras(HookOptions(diagnostics="color,gradcam")))
+    record = RunRecord(spec, 0, "completed", ctx.supervision.value)
+    diagnostics = make_after_fit()(first.model, tiny_splits, ctx, record)
+    assert record.diagnostic_errors == {}
     assert 0 <= diagnostics["color_following"] <= 1
     assert 0 <= diagnostics["gradcam_shape_share"] <= 1
     reloaded = load_model(save_model(first.model, "baseline", tmp_path / "w.pt"))
     assert torch.equal(predict(reloaded, ctx.val.images), predict(first.model, ctx.val.images))
 
 
-@pytest.mark.parametrize("name", ALL_METHODS)
-def test_context_withholds_what_is_not_declared(name, tiny_splits):
-    """The contexts the fit test hands each method withhold every label its supervision does
-    not allow, so a fit there that does not raise proves the method reads only what it
-    declared (a method declaring NONE never sees a colour)."""
-    cls = METHODS.get(name)
-    ctx = make_context(tiny_splits, cls.supervision, limit=TRAIN_LIMIT)
+@pytest.mark.parametrize("supervision", list(Supervision))
+def test_context_withholds_what_is_not_declared(supervision, tiny_splits):
+    """The contexts the fit test hands each method withhold every label their supervision
+    does not allow, so a fit there that does not raise proves the method reads only what it
+    declared (a method declaring NONE never sees a colour). This depends on the supervision
+    level alone, so it is parametrised over the levels, not the methods."""
+    ctx = make_context(tiny_splits, supervision, limit=TRAIN_LIMIT)
     for view in (ctx.train, ctx.val):
-        if cls.supervision.allows(view.name):
+        if supervision.allows(view.name):
             assert len(view.colors) == len(view)
         else:
             with pytest.raises(SupervisionError):
                 view.colors
+
+
+LESS_SUPERVISION = {Supervision.TRAIN_BIAS: Supervision.VAL_BIAS,
+                    Supervision.VAL_BIAS: Supervision.NONE}
+SUPERVISED = [n for n in ALL_METHODS if METHODS.get(n).supervision in LESS_SUPERVISION]
+
+
+@pytest.mark.parametrize("name", SUPERVISED)
+def test_declared_supervision_is_used(name, tiny_splits):
+    """The other half of honest declarations: a method that declares bias labels reads them,
+    so the same fit with one level less supervision is refused."""
+    cls = METHODS.get(name)
+    ctx = make_context(tiny_splits, LESS_SUPERVISION[cls.supervision], limit=TRAIN_LIMIT)
+    with pytest.raises(SupervisionError):
+        make_method(cls, tiny_overrides(cls)).fit(ctx)
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)

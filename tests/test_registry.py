@@ -80,6 +80,7 @@ def test_entry_point_plugin_is_found_by_a_fresh_registry(plugin_path, monkeypatc
     assert issubclass(cls, Method) and cls.__module__ == "bench_plugin_fixture"
 
 
+@pytest.mark.slow
 def test_entry_point_plugin_runs_through_bench_run(plugin_path, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(plugin_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
@@ -95,3 +96,38 @@ def test_entry_point_plugin_runs_through_bench_run(plugin_path, tmp_path):
     rows = json.loads(shown.stdout)
     assert [(r["method"], r["status"]) for r in rows] == [("plugin-erm", "completed")]
     assert rows[0]["hparams"] == {"epochs": 1, "batch_size": 64, "lr": 0.1}
+
+
+def _broken_plugin(folder: Path) -> Path:
+    """An installed distribution whose entry point names a module that does not import:
+    the metadata pip would write, without installing anything else."""
+    dist = folder / "broken_bench_plugin-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-bench-plugin\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text("[bench.methods]\n"
+                                           "broken-method = no_such_module_for_bench:Method\n")
+    return folder
+
+
+def test_a_broken_plugin_is_skipped_with_one_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.syspath_prepend(str(_broken_plugin(tmp_path)))
+    fresh: Registry = Registry("method", "bench.methods", ("bench.methods",))
+    with caplog.at_level("WARNING", logger="bench.registry"):
+        fresh.names()                              # loads; does not raise
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "broken-method" in warning and "ModuleNotFoundError" in warning
+    assert "broken-bench-plugin" in warning and "\n" not in warning
+    with pytest.raises(RegistryError, match="plugin that failed to load"):
+        fresh.get("broken-method")
+
+
+def test_bench_list_works_with_a_broken_plugin_installed(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(_broken_plugin(tmp_path)), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    shown = subprocess.run([sys.executable, "-m", "bench", "list"], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    assert "erm" in shown.stdout and "Traceback" not in shown.stderr
+    [line] = [line for line in shown.stderr.splitlines() if line.strip()]
+    assert line.startswith("warning: skipped the method plugin 'broken-method'")

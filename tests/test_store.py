@@ -1,6 +1,7 @@
 """SQLite store: exact round trip, resume, --force, locks and the pending folder."""
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 
@@ -135,3 +136,76 @@ def test_unwritable_location_is_an_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="--store"):
         Store(blocker / "results.sqlite")
+
+
+def _make_read_only(store: Store) -> None:
+    """From now on every write through this store fails as on a read-only file or folder
+    (SQLITE_READONLY) while reads still work; unlike permission bits, this holds for root."""
+    store._conn.execute("PRAGMA query_only = 1")
+
+
+def test_check_writable_fails_before_training_on_a_read_only_store(tmp_path):
+    with Store(tmp_path / "r.sqlite") as store:
+        _make_read_only(store)
+        with pytest.raises(StoreError, match="not writable.*nothing was run") as err:
+            store.check_writable()
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only folders; the next test covers it")
+def test_an_existing_store_in_a_read_only_folder_is_refused_before_training(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    Store(folder / "r.sqlite").close()
+    folder.chmod(0o555)
+    try:
+        with Store(folder / "r.sqlite") as store:     # reading still works
+            with pytest.raises(StoreError, match="read-only"):
+                store.check_writable()
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("target", ["file", "folder"])
+def test_check_writable_names_a_read_only_file_or_folder(tmp_path, monkeypatch, target):
+    path = tmp_path / "r.sqlite"
+    store = Store(path)
+    denied = path if target == "file" else tmp_path
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == os.fspath(denied)
+                        else real_access(p, mode))
+    with pytest.raises(StoreError, match=f"its {target} .* is read-only"):
+        store.check_writable()
+    store.close()
+
+
+def test_a_record_that_cannot_be_written_or_parked_goes_to_the_unsaved_folder(tmp_path,
+                                                                              monkeypatch):
+    unsaved = tmp_path / "unsaved"
+    monkeypatch.setenv("BENCH_UNSAVED_DIR", str(unsaved))
+    path = tmp_path / "r.sqlite"
+    store = Store(path)
+    store.put(_record(0))
+    _make_read_only(store)
+    (tmp_path / "r.sqlite.pending").write_text("a file where the pending folder would go")
+    with pytest.raises(StoreError, match=str(unsaved)) as err:
+        store.put(_record(1, acc=0.5))
+    assert "\n" not in str(err.value)
+    store.close()
+    assert len(list(unsaved.glob("*.json"))) == 1
+    with Store(path) as writable:
+        assert {r.seed: r.metrics["acc_conflicting"] for r in writable.records()} == {
+            0: 0.25, 1: 0.5}
+        assert len(writable.ingested) == 1
+    assert not list(unsaved.glob("*.json"))
+
+
+def test_a_runs_table_of_another_schema_is_named(tmp_path):
+    path = tmp_path / "other.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE runs (id INTEGER, name TEXT)")
+    con.close()
+    with pytest.raises(StoreError, match=r"columns \(id, name\).*missing key") as err:
+        Store(path)
+    assert "--store" in str(err.value) and "\n" not in str(err.value)

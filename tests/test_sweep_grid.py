@@ -158,3 +158,30 @@ def test_threads_per_worker_never_oversubscribe():
     assert threads_per_worker(1, cores=2) == 2
     assert threads_per_worker(4, cores=16) == 4
     assert threads_per_worker(8, cores=2) == 1
+
+
+def test_epochs_sets_each_methods_main_training_length():
+    grid = SweepGrid(methods=("erm", "dfr"), epochs=2, sets=(("lr", ("0.05",)),))
+    specs = {job.spec.method: job.spec.hparams for job in expand(grid, "mnist-5k")}
+    assert specs["erm"]["epochs"] == 2 and specs["dfr"]["erm_epochs"] == 2
+    assert specs["dfr"]["lr"] == 0.05
+    listed = SweepGrid(methods=("erm",), epochs=2, sets=(("epochs", ("1", "3")),))
+    assert sorted(j.spec.hparams["epochs"] for j in expand(listed, "mnist-5k")) == [1, 3]
+
+
+def test_grid_values_are_range_checked_before_any_data():
+    for sets in ((("lr", ("0.1", "-1")),), (("batch_size", ("0",)),)):
+        with pytest.raises(ConfigError, match="out of range"):
+            expand(SweepGrid(methods=("erm",), sets=sets), "mnist-5k")
+
+
+def test_diagnostic_settings_reach_every_spec(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text('methods = ["erm"]\ndiagnostics = "pgd"\n'
+                    'diagnostic_settings = ["pgd.steps=100"]\nepochs = 1\n')
+    [job] = expand(load_grid_file(path), "mnist-5k")
+    assert job.spec.extras["diagnostics"]["pgd"]["steps"] == 100
+    assert job.spec.hparams["epochs"] == 1
+    bad = dataclasses.replace(load_grid_file(path), diagnostic_settings=("pgd.steps=0",))
+    with pytest.raises(ConfigError, match="steps must be >= 1"):
+        expand(bad, "mnist-5k")

@@ -6,11 +6,14 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import ray
 
 import sweep_probe  # noqa: F401  (registers "sweep-probe"; Ray workers import it by name)
 from bench.cli import main
 from bench.store import Store
+
+pytestmark = pytest.mark.slow   # starts a Ray instance: end to end
 
 
 def test_tiny_sweep_on_a_local_ray_instance(monkeypatch, capsys):

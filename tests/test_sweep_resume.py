@@ -10,6 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow   # spawns and kills sweep processes: end to end
+
 TESTS_DIR = str(Path(__file__).resolve().parent)
 # the driver must know the probe method too, so it runs through a one-line launcher
 LAUNCH = [sys.executable, "-c", "import sys, sweep_probe; from bench.cli import main; "

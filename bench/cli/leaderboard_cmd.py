@@ -9,12 +9,16 @@ from bench.leaderboard import gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.readme_block import update_readme
-from bench.leaderboard.sources import (RECORDS_DIR, export, load_records, read_records_dir,
-                                       read_store)
+from bench.leaderboard.sources import (RECORDS_DIR, conflicts, describe_conflict, export, merge,
+                                       read_records_dir, read_store)
 from bench.store import default_store_path
 from bench.weights import weights_dir_for
 
-DEFAULT_OUT = Path("leaderboards")
+# Pages for the user's own store go to a folder of theirs; the committed pages under
+# leaderboards/ change only when asked (--out leaderboards).
+DEFAULT_OUT = Path("runs") / "leaderboard"
+COMMITTED_OUT = Path("leaderboards")
+SHOWN_CONFLICTS = 5
 
 
 def add_parser(sub) -> None:
@@ -27,7 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument("--records", type=Path, default=RECORDS_DIR,
                    help=f"folder of exported *.jsonl records (default: {RECORDS_DIR})")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"where pages and figures go (default: {DEFAULT_OUT})")
+                   help=f"where pages and figures go (default: {DEFAULT_OUT}; the committed "
+                        f"pages: --out {COMMITTED_OUT})")
     p.add_argument("--no-figures", action="store_true",
                    help="write only the markdown (existing figures are left as they are)")
     p.add_argument("--weights", type=Path, default=None,
@@ -41,6 +46,10 @@ def add_parser(sub) -> None:
                         "'<!-- leaderboard:start/end -->' block (e.g. README.md)")
     p.add_argument("--export", action="store_true",
                    help="first add the store's completed records to <records>/<protocol>.jsonl")
+    p.add_argument("--replace-committed", action="store_true",
+                   help="where the store and a committed record share a run key, use (and "
+                        "with --export write) the store's; by default the committed one is "
+                        "kept and the conflict reported")
     p.set_defaults(func=run)
 
 
@@ -74,17 +83,35 @@ def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
         print(f"drew {path}")
 
 
+def report_conflicts(pairs: list, replaced: bool) -> None:
+    if not pairs:
+        return
+    kept = "used yours (--replace-committed)" if replaced else \
+        "kept the committed ones; pass --replace-committed to use yours"
+    sys.stderr.write(f"note: {len(pairs)} stored run(s) differ from the committed record of the "
+                     f"same run key; {kept}\n")
+    for committed, local in pairs[:SHOWN_CONFLICTS]:
+        sys.stderr.write(f"  conflict: {describe_conflict(committed, local)}\n")
+    if len(pairs) > SHOWN_CONFLICTS:
+        sys.stderr.write(f"  ... and {len(pairs) - SHOWN_CONFLICTS} more\n")
+
+
 def run(args: argparse.Namespace) -> int:
     store_path = _store_path(args)
+    stored = read_store(store_path) if store_path is not None else []
+    committed = read_records_dir(args.records)
+    report_conflicts(conflicts(committed, stored), args.replace_committed)
     if args.export:
         if store_path is None:
             sys.stderr.write("bench leaderboard: --export needs a results store (--store PATH)\n")
             return 2
-        written = export(read_store(store_path), args.records, lambda r: protocol_of(r).slug)
+        written = export(stored, args.records, lambda r: protocol_of(r).slug,
+                         store_wins=args.replace_committed)
         for path in written:
             print(f"exported {path}")
-    records = load_records(store_path, args.records)
-    in_files = {r.key for r in read_records_dir(args.records)}
+        committed = read_records_dir(args.records)
+    records = merge(committed, stored, store_wins=args.replace_committed)
+    in_files = {r.key for r in committed}
     store_only = [r for r in records if r.key not in in_files]
     if store_only:
         sys.stderr.write(f"note: {len(store_only)} record(s) come from the store only, so the "

@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
     for col in ("name", "supervision", "defaults", "reference"):
         table.add_column(col, overflow="fold")
     for name, cls in METHODS.items():
-        defaults = ", ".join(f"{k}={v}" for k, v in cls.defaults().items())
+        # the field --epochs sets is marked: "main training length" differs between methods
+        defaults = ", ".join(f"{k}={v}" + (" (--epochs)" if k == cls.epochs_field else "")
+                             for k, v in cls.defaults().items())
         label = name + (" (reference)" if cls.is_reference_model else "")
         table.add_row(label, cls.supervision.value, defaults, cls.reference)
     console.print(table)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import warnings
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.table import Table
 from bench.cli.options import add_data_options, check_ratio, data_spec, positive_int
 from bench.cli.progress import RichProgress, make_bar
 from bench.datasets.digits import resolve_source
+from bench.errors import ConfigError
 from bench.harness import RunEnvironment, execute, make_spec, resolve_device
 from bench.hooks import HookOptions, after_fit_hooks, spec_extras
 from bench.hparams import parse_overrides
@@ -25,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds (0..n-1)")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--epochs", type=positive_int, default=None,
-                   help="shorthand for --set epochs=N")
+                   help="the method's main training length: --set epochs=N for most "
+                        "methods, erm_epochs=N for dfr (bench list shows which)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hyperparameter (repeatable)")
     p.add_argument("--force", action="store_true", help="rerun seeds already stored")
@@ -33,6 +36,9 @@ def add_parser(sub) -> None:
                    help="do not keep the selected model's weights (bench explain needs them)")
     p.add_argument("--diagnostics", default="all", metavar="all|none|pgd,llc,color,gradcam",
                    help="diagnostics to run after each fit (default all; see docs/diagnostics.md)")
+    p.add_argument("--diagnostic", dest="diagnostic_settings", action="append", default=[],
+                   metavar="NAME.KEY=VALUE", help="change a diagnostic's setting, e.g. "
+                   "pgd.steps=100 (repeatable; part of the run's spec)")
     add_data_options(p)
     p.set_defaults(func=run)
 
@@ -45,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     check_ratio(args.conflict_ratio)
     pairs = list(args.overrides)
     if args.epochs is not None:
-        pairs.append(f"epochs={args.epochs}")
+        field = method_cls.epochs_field
+        if any(pair.split("=", 1)[0].strip() == field for pair in pairs):
+            raise ConfigError(f"--epochs {args.epochs} and --set {field}=...: give one of them")
+        pairs.append(f"{field}={args.epochs}")
     overrides = parse_overrides(method_cls.Hparams, pairs)
     device = resolve_device(args.device)
     with warnings.catch_warnings(record=True) as caught:
@@ -53,12 +62,16 @@ def run(args: argparse.Namespace) -> int:
         source = resolve_source(args.source, args.data_root)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
+    hook_options = HookOptions(diagnostics=args.diagnostics,
+                               diagnostic_settings=tuple(args.diagnostic_settings),
+                               keep_weights=args.keep_weights)
     spec = make_spec(args.method, overrides, data_spec(args, source), args.dataset, args.backbone,
-                     extras=spec_extras(HookOptions(diagnostics=args.diagnostics)))
+                     extras=spec_extras(hook_options))
     store = Store(args.store)
+    if store.ingested:
+        console.print(f"added {len(store.ingested)} result(s) kept from an earlier failed write")
     store.check_writable()
-    hook_options = HookOptions(diagnostics=args.diagnostics, keep_weights=args.keep_weights,
-                               weights_dir=weights_dir_for(store.path))
+    hook_options = dataclasses.replace(hook_options, weights_dir=weights_dir_for(store.path))
     env = RunEnvironment(device, args.data_root, after_fit=after_fit_hooks(hook_options))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     console.print(f"[bold]{args.method}[/] on {args.dataset} ({source}, r={args.conflict_ratio}, "
@@ -84,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
                 m = record.metrics
                 console.print(f"seed {seed}: aligned {m['acc_aligned']:.3f} · conflicting "
                               f"{m['acc_conflicting']:.3f} · train {m['seconds_train']:.1f}s")
+                for name, error in record.diagnostic_errors.items():
+                    console.print(f"[yellow]seed {seed}: {name} failed (the run is kept):[/] "
+                                  f"{error}")
             bar.advance(seeds_task)
     records = [r for r in store.records(method=args.method) if r.spec.hash() == spec.hash()
                and r.seed in seeds]

@@ -39,6 +39,11 @@ def add_parser(sub) -> None:
                    metavar="KEY=V[,V...]", help="hyperparameter values to sweep (repeatable); "
                    "applies to every method that has KEY")
     p.add_argument("--diagnostics", help="all (default), none or a comma list")
+    p.add_argument("--diagnostic", dest="diagnostic_settings", action="append", default=[],
+                   metavar="NAME.KEY=VALUE", help="change a diagnostic's setting, e.g. "
+                   "pgd.steps=100 (repeatable; part of every run's spec)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="each method's main training length (epochs, or erm_epochs for dfr)")
     p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
                    help="do not keep the selected models' weights (bench explain needs them)")
     p.add_argument("--launcher", choices=("local", "ray"), default="local")
@@ -76,6 +81,10 @@ def grid_from_args(args: argparse.Namespace) -> SweepGrid:
                           f"0.01,0.05") from None
     if args.diagnostics is not None:
         given["diagnostics"] = args.diagnostics
+    if args.diagnostic_settings:
+        given["diagnostic_settings"] = tuple(args.diagnostic_settings)
+    if args.epochs is not None:
+        given["epochs"] = args.epochs
     sets = parse_set_flags(args.overrides)
     if args.grid is not None:
         grid = load_grid_file(args.grid, {k: v for k, v in given.items()})

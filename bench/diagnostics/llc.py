@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from bench.hparams import hparam
+
 log = logging.getLogger(__name__)
 
 
@@ -34,16 +36,16 @@ class LLCSettings:
     above ``explode_factor`` × the initial loss, and the LLC of the second half of the draws
     (pooled over chains, as reported) within ``tolerance`` (relative, absolute floor 1) of the
     first half's: a trace still climbing or sinking fails."""
-    subset: int = 4096
-    batch_size: int = 256
-    lr: float = 1e-3
-    localization: float = 100.0
-    nbeta: float | None = None   # None: batch_size / ln(batch_size)
-    chains: int = 3
-    draws: int = 80
-    burnin: int = 50
-    tolerance: float = 0.2
-    explode_factor: float = 10.0
+    subset: int = hparam(4096, low=1)
+    batch_size: int = hparam(256, low=2)     # >= 2: the default nbeta divides by ln(batch)
+    lr: float = hparam(1e-3, low=0, low_open=True)
+    localization: float = hparam(100.0, low=0)
+    nbeta: float | None = hparam(None, low=0, low_open=True)  # None: batch_size / ln(batch_size)
+    chains: int = hparam(3, low=1)
+    draws: int = hparam(80, low=2)           # >= 2: convergence compares two halves
+    burnin: int = hparam(50, low=0)
+    tolerance: float = hparam(0.2, low=0, low_open=True)
+    explode_factor: float = hparam(10.0, low=1, low_open=True)
     seed: int = 0
 
     def resolved_nbeta(self) -> float:

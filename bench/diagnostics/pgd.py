@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.evaluate import predict
+from bench.hparams import hparam
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,16 @@ class PGDSettings:
     7 log-scale bisection steps give ε to within 5% (ratio 512^(1/128)), ample for medians
     that differ by a factor of 2-3 between models; 1 + 7 attacks per image, 80 gradient passes
     (9 steps, 1.2%, cost 25% more and moved the full-MNIST erm/jtt medians by <= 0.002)."""
-    sample_per_split: int = 500
+    sample_per_split: int = hparam(500, low=1)
     splits: tuple[str, ...] = ("aligned", "conflicting")
-    eps_min: float = 1 / 1024
-    eps_max: float = 0.5
-    steps: int = 10
-    step_ratio: float = 2.5
-    restarts: int = 1
-    bisection_steps: int = 7
-    batch_size: int = 100   # images bisected together; on a CPU 100 runs ~1.5x faster than 500
+    eps_min: float = hparam(1 / 1024, low=0, low_open=True)
+    eps_max: float = hparam(0.5, low=0, high=1, low_open=True)
+    steps: int = hparam(10, low=1)
+    step_ratio: float = hparam(2.5, low=0, low_open=True)
+    restarts: int = hparam(1, low=1)
+    bisection_steps: int = hparam(7, low=0)
+    # images bisected together; on a CPU 100 runs ~1.5x faster than 500
+    batch_size: int = hparam(100, low=1)
     seed: int = 0
 
 

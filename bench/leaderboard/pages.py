@@ -14,7 +14,7 @@ from bench.leaderboard.gradcam_figure import planned_gradcam
 from bench.leaderboard.plan import PlannedFigure, protocol_figures, ratio_figures
 from bench.leaderboard.protocol import Protocol, group_by_protocol
 from bench.leaderboard.published import published_block
-from bench.leaderboard.tables import (RANK_METRIC, Row, best_per_class, build_rows,
+from bench.leaderboard.tables import (RANK_METRIC, Row, best_per_class, build_rows, format_extra,
                                       format_value, render_table)
 from bench.record import RunRecord
 
@@ -66,12 +66,16 @@ def run_commands(row: Row, protocol: Protocol) -> list[str]:
 
 
 def _diagnostics_option(extras: dict) -> list[str]:
-    """``--diagnostics a,b`` when a run used fewer than all diagnostics (the default)."""
-    from bench.diagnostics import DIAGNOSTICS
+    """``--diagnostics a,b`` when a run used fewer than all diagnostics (the default), and
+    ``--diagnostic name.key=value`` for each setting that differs from its default."""
+    from bench.diagnostics import DIAGNOSTICS, settings_options
     used = extras.get("diagnostics")
-    if used is None or set(used) == set(DIAGNOSTICS):
+    if used is None:
         return []
-    return [f"--diagnostics {','.join(n for n in DIAGNOSTICS if n in used) or 'none'}"]
+    options = []
+    if set(used) != set(DIAGNOSTICS):
+        options.append(f"--diagnostics {','.join(n for n in DIAGNOSTICS if n in used) or 'none'}")
+    return options + settings_options(used)
 
 
 def plural(n: int, word: str) -> str:
@@ -139,7 +143,8 @@ def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
     lines += ["```", ""]
     extras = [(row.label, row.records[0].spec.extras) for row in rows if row.records[0].spec.extras]
     for label, extra in extras:
-        lines.append(f"- `{label}` ran with settings {format_value(extra)}.")
+        shown = "; ".join(format_extra(k, v) for k, v in sorted(extra.items()))
+        lines.append(f"- `{label}` ran with {shown}.")
     if extras:
         lines.append("")
     lines += ["## Environment", "", *environment_lines(records)]

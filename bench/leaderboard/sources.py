@@ -1,9 +1,10 @@
 """Where leaderboard records come from: a results store and committed ``*.jsonl`` files.
 
 Only completed runs count. Records are identified by their key (spec hash / seed). When the
-same key is in a file and in the store, **the store wins**: it is where new and rerun
-(``--force``) results land, and ``bench leaderboard --export`` then writes them back to the
-files. Between files, the record created last wins (ties: the first file in name order).
+same key is in a committed file and in the store with different results (a local rerun), the
+**committed record wins** and the pair is reported as a conflict; the store wins only when
+asked (``bench leaderboard --replace-committed``). Between files, the record created last wins
+(ties: the first file in name order).
 """
 from __future__ import annotations
 
@@ -62,23 +63,41 @@ def sort_records(records: Iterable[RunRecord]) -> list[RunRecord]:
     return sorted(records, key=lambda r: (r.spec.method, r.spec.hash(), r.seed))
 
 
-def merge(file_records: Iterable[RunRecord], store_records: Iterable[RunRecord]) -> list[RunRecord]:
-    """Completed records, deduplicated by key (store wins), in a fixed order."""
-    merged = {r.key: r for r in file_records if r.status == "completed"}
-    merged.update({r.key: r for r in store_records if r.status == "completed"})
+def conflicts(file_records: Iterable[RunRecord],
+              store_records: Iterable[RunRecord]) -> list[tuple[RunRecord, RunRecord]]:
+    """(committed, local) pairs of completed records with the same key and different
+    contents; the same record exported and still in the store is no conflict."""
+    committed = {r.key: r for r in file_records if r.status == "completed"}
+    return [(committed[r.key], r) for r in sort_records(store_records)
+            if r.status == "completed" and r.key in committed
+            and record_line(committed[r.key]) != record_line(r)]
+
+
+def merge(file_records: Iterable[RunRecord], store_records: Iterable[RunRecord],
+          store_wins: bool = False) -> list[RunRecord]:
+    """Completed records, deduplicated by key, in a fixed order. On equal keys the committed
+    (file) record is kept unless ``store_wins``."""
+    files = {r.key: r for r in file_records if r.status == "completed"}
+    stored = {r.key: r for r in store_records if r.status == "completed"}
+    merged = {**files, **stored, **({} if store_wins else files)}
     return sort_records(merged.values())
 
 
-def load_records(store_path: Path | None, records_dir: Path | None) -> list[RunRecord]:
-    files = read_records_dir(records_dir) if records_dir is not None else []
-    stored = read_store(store_path) if store_path is not None else []
-    return merge(files, stored)
+def describe_conflict(committed: RunRecord, local: RunRecord, metric: str = "acc_conflicting"
+                      ) -> str:
+    def value(r: RunRecord) -> str:
+        v = r.metrics.get(metric)
+        return f"{v:.4f}" if isinstance(v, float) else "?"
+    return (f"{local.spec.method} seed {local.seed} ({local.key}): committed {metric} "
+            f"{value(committed)} ({committed.created_at}), yours {value(local)} "
+            f"({local.created_at})")
 
 
 def export(store_records: Iterable[RunRecord], folder: Path,
-           file_name: Callable[[RunRecord], str]) -> list[Path]:
+           file_name: Callable[[RunRecord], str], store_wins: bool = False) -> list[Path]:
     """Adds the store's completed records to ``folder/<file_name(record)>.jsonl``, keeping
-    the records already there (the store wins on equal keys). Returns the files written."""
+    the records already there (on equal keys the committed one, unless ``store_wins``).
+    Returns the files written."""
     by_file: dict[str, list[RunRecord]] = {}
     for rec in store_records:
         if rec.status == "completed":
@@ -88,7 +107,7 @@ def export(store_records: Iterable[RunRecord], folder: Path,
     for name in sorted(by_file):
         path = folder / f"{name}.jsonl"
         existing = read_jsonl(path) if path.exists() else []
-        records = merge(existing, by_file[name])
+        records = merge(existing, by_file[name], store_wins)
         path.write_text("".join(record_line(r) for r in records), encoding="utf-8")
         written.append(path)
     return written

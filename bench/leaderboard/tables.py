@@ -89,6 +89,15 @@ def format_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def format_extra(key: str, value: Any) -> str:
+    """A spec extra as a short readable label: diagnostics settings are named by what ran and
+    what differs from the defaults (``diagnostics color,pgd; pgd.steps=100``), never as JSON."""
+    if key == "diagnostics":
+        from bench.diagnostics import settings_label
+        return settings_label(value)
+    return f"{key}={format_value(value)}"
+
+
 def _differing(dicts: list[dict[str, Any]]) -> set[str]:
     keys = set().union(*dicts) if dicts else set()
     return {k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in dicts}) > 1}
@@ -108,7 +117,7 @@ def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -
         for h, spec in specs.items():
             keys = hp_keys | set(catalog.non_default(method, spec.hparams) or {})
             parts = [f"{k}={format_value(spec.hparams.get(k))}" for k in sorted(keys)]
-            parts += [f"{k}={format_value(spec.extras.get(k))}" for k in sorted(extra_keys)]
+            parts += [format_extra(k, spec.extras.get(k)) for k in sorted(extra_keys)]
             labels[h] = f"{method} ({', '.join(parts)})" if parts else method
     counts = defaultdict(int)
     for label in labels.values():

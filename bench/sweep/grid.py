@@ -7,6 +7,8 @@ The grid is written either as ``bench sweep`` flags or as a TOML file with the s
     conflict_ratios = [0.01, 0.05]
     source = "mnist-5k"
     diagnostics = "none"
+    diagnostic_settings = ["pgd.steps=100"]   # as --diagnostic; part of every run's spec
+    epochs = 3                      # each method's main training length (as bench run --epochs)
     [set]                           # value lists; the product is swept
     lr = [0.1, 0.01]
     epochs = 1
@@ -49,10 +51,14 @@ class SweepGrid:
     backbone: str = "baseline"
     device: str = "auto"
     diagnostics: str = "all"
+    diagnostic_settings: tuple[str, ...] = ()
+    epochs: int | None = None       # each method's ``epochs_field`` (bench run --epochs)
 
     def __post_init__(self):
         if not self.methods:
             raise ConfigError("the sweep grid names no methods (e.g. --methods erm,jtt)")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"epochs = {self.epochs}: expected a positive number of epochs")
         if self.seeds < 1:
             raise ConfigError(f"seeds = {self.seeds}: expected a positive number of seeds")
         for r in self.conflict_ratios:
@@ -67,7 +73,8 @@ class SweepGrid:
         return range(self.first_seed, self.first_seed + self.seeds)
 
     def hook_options(self, **kwargs) -> HookOptions:
-        return HookOptions(diagnostics=self.diagnostics, **kwargs)
+        return HookOptions(diagnostics=self.diagnostics,
+                           diagnostic_settings=self.diagnostic_settings, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,12 @@ def grid_from_mapping(data: dict[str, Any], origin: str) -> SweepGrid:
             elif name == "conflict_ratios":
                 values = value if isinstance(value, list) else [value]
                 value = tuple(float(v) for v in values)
-            elif name in ("seeds", "first_seed"):
+            elif name == "diagnostic_settings":
+                values = value if isinstance(value, list) else [value]
+                if not all(isinstance(v, str) for v in values):
+                    raise TypeError("diagnostic_settings must be strings like \"pgd.steps=100\"")
+                value = tuple(values)
+            elif name in ("seeds", "first_seed", "epochs"):
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise TypeError(f"{name} must be an integer")
             elif name == "jitter":
@@ -175,11 +187,14 @@ def load_grid_file(path: Path, overrides: dict[str, Any] | None = None) -> Sweep
     return dataclasses.replace(grid, **(overrides or {}))
 
 
-def _method_overrides(method: str, sets) -> list[dict[str, Any]]:
-    """The product of the grid's value lists over the hyperparameters this method has."""
+def _method_overrides(method: str, sets, epochs: int | None = None) -> list[dict[str, Any]]:
+    """The product of the grid's value lists over the hyperparameters this method has;
+    ``epochs`` sets the method's main training length unless a list sets that field."""
     cls = METHODS.get(method)
     names = {f.name for f in dataclasses.fields(cls.Hparams)}
     mine = [(k, vals) for k, vals in sets if k in names]
+    if epochs is not None and cls.epochs_field not in dict(mine):
+        mine.append((cls.epochs_field, (str(epochs),)))
     combos = []
     for values in itertools.product(*(vals for _, vals in mine)):
         pairs = [f"{k}={v}" for (k, _), v in zip(mine, values)]
@@ -198,7 +213,8 @@ def expand(grid: SweepGrid, source: str) -> list[Job]:
             raise ConfigError(f"set {key}: none of {', '.join(grid.methods)} has a "
                               f"hyperparameter named {key!r}")
     extras = spec_extras(grid.hook_options())
-    per_method = {m: _method_overrides(m, grid.sets) for m in dict.fromkeys(grid.methods)}
+    per_method = {m: _method_overrides(m, grid.sets, grid.epochs)
+                  for m in dict.fromkeys(grid.methods)}
     jobs, seen = [], set()
     for ratio in grid.conflict_ratios:
         data = ColoredMNISTSpec(source=source, conflict_ratio=ratio, mode=grid.mode,
