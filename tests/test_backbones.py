@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.backbones import CANDIDATES, ConvGNLayout, UnitMaskedNet, build_backbone
+from bench.backbones import (CANDIDATES, POOL_BETWEEN, ConvGNLayout, UnitMaskedNet,
+                             build_backbone)
 from bench.cli import main
 from bench.diagnostics import DIAGNOSTICS, Diagnostic
 from bench.registry import BACKBONES
@@ -82,8 +83,12 @@ def test_bad_layouts_are_refused():
         ConvGNLayout(kernel=4)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
+# The two networks with leaderboard pages run by default; the other candidates with -m slow.
+ON_PAGES = {"baseline", POOL_BETWEEN.name}
+
+
+@pytest.mark.parametrize("name", [n if n in ON_PAGES else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in NAMES])
 def test_every_diagnostic_and_explain_run_on_every_backbone(name, tmp_path, capsys,
                                                              monkeypatch):
     for diagnostic, settings in CHEAP.items():

@@ -76,7 +76,7 @@ def _committed_record(method: str = "erm"):
     from pathlib import Path
     from bench.leaderboard.sources import read_jsonl
     path = Path(__file__).parents[1] / "leaderboards" / "records" / \
-        "mnist-background-r0.05-baseline.jsonl"
+        "mnist-background-r0.05-k3-16-32-16-pool-between.jsonl"
     defaults = spec_extras(HookOptions(diagnostics="all"))
     for record in read_jsonl(path):
         if record.spec.method == method and \
