@@ -54,6 +54,7 @@ class RunEnvironment:
     progress: Progress = dataclasses.field(default_factory=Progress)
     after_fit: list[AfterFit] = dataclasses.field(default_factory=list)
     epoch_observer: EpochObserver | None = None   # learning curves (scripts/epoch_curves.py)
+    train_step: str = "eager"                     # bench.training.TRAIN_STEPS
 
 
 def execute(spec: RunSpec, seed: int, env: RunEnvironment,
@@ -64,7 +65,8 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     them once and ships them to workers); by default they are prepared here."""
     cls: type[Method] = METHODS.get(spec.method)
     # CPU results are bit-reproducible at equal thread counts only, so the count is recorded.
-    versions = {**package_versions(), "torch_num_threads": str(torch.get_num_threads())}
+    versions = {**package_versions(), "torch_num_threads": str(torch.get_num_threads()),
+                "train_step": env.train_step}
     record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
                        versions=versions, git_commit=git_commit())
     if splits is None:
@@ -77,7 +79,8 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         val = SplitView(splits.val, env.device, cls.supervision.allows("val"))
         generator = torch.Generator().manual_seed(seed)
         ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone,
-                         progress=env.progress, epoch_observer=env.epoch_observer)
+                         progress=env.progress, epoch_observer=env.epoch_observer,
+                         train_step=env.train_step)
         method = cls(resolve(cls.Hparams, spec.hparams))
         timings["seconds_data"] += time.perf_counter() - start
         start = time.perf_counter()

@@ -6,6 +6,7 @@ from collections import Counter
 import sweep_probe  # noqa: F401  (registers "sweep-probe"; workers import it by name)
 from bench.cli import main
 from bench.hooks import HookOptions
+from bench.method import Progress
 from bench.store import Store
 from bench.sweep.grid import SweepGrid, expand, parse_set_flags
 from bench.sweep.local import run_local
@@ -55,3 +56,63 @@ def test_a_crashing_run_is_recorded_and_the_sweep_goes_on():
     assert by_crash["data"].error == "DataError: probe asked for missing data"
     assert by_crash["exit"].status == "failed"
     assert "worker process died" in by_crash["exit"].error
+
+
+def _comparable(record) -> dict[str, float]:
+    """Metrics that depend on the computation only (not on timing or memory)."""
+    return {k: v for k, v in record.metrics.items()
+            if not k.startswith("seconds_") and k != "peak_memory_mb"}
+
+
+def test_a_seed_in_a_parallel_pool_equals_the_same_seed_run_alone():
+    grid = SweepGrid(("erm",), seeds=2, source="mnist-5k", diagnostics="none",
+                     sets=parse_set_flags(["epochs=1", "batch_size=128"]))
+    jobs = expand(grid, "mnist-5k")
+    settings = WorkerSettings("cpu", HookOptions(diagnostics="none", keep_weights=False),
+                              threads=1)
+    pooled = []
+    run_local(jobs, settings, workers=2, on_record=pooled.append)
+    alone = []                      # in this process, one after another, at one thread too
+    run_local(jobs, settings, workers=1, on_record=alone.append, isolate=False)
+    pooled = {r.seed: r for r in pooled}
+    for record in alone:
+        twin = pooled[record.seed]
+        assert record.status == twin.status == "completed"
+        assert record.versions["torch_num_threads"] == twin.versions["torch_num_threads"] == "1"
+        assert _comparable(record) == _comparable(twin)
+        assert record.confusion == twin.confusion
+    assert _comparable(pooled[0]) != _comparable(pooled[1])    # seeds differ: a real check
+
+
+class _Recorder(Progress):
+    def __init__(self, log: list, key: str):
+        self.log, self.key = log, key
+
+    def start(self, phase: str, total: int) -> None:
+        self.log.append((self.key, "start", phase, total))
+
+    def advance(self, steps: int) -> None:
+        self.log.append((self.key, "advance", steps))
+
+    def finish(self) -> None:
+        self.log.append((self.key, "finish"))
+
+
+def test_workers_progress_reaches_the_driver_and_ends_with_each_record():
+    grid = SweepGrid(("sweep-probe",), seeds=2, source="mnist-5k", diagnostics="none",
+                     sets=parse_set_flags(["limit=256", "batch_size=16"]))
+    jobs = expand(grid, "mnist-5k")
+    log: list = []
+    records = []
+
+    def on_record(record):
+        log.append((record.key, "record"))
+        records.append(record)
+    settings = WorkerSettings("cpu", HookOptions(diagnostics="none", keep_weights=False))
+    run_local(jobs, settings, 2, on_record, progress_for=lambda job: _Recorder(log, job.key))
+    for job in jobs:
+        mine = [e for e in log if e[0] == job.key]
+        assert mine[0] == (job.key, "start", "train", 16)      # 256 images / batch 16
+        assert sum(e[2] for e in mine if e[1] == "advance") == 16
+        # the job's Progress is finished before its record is handed on, and hears no more
+        assert [e[1] for e in mine[-2:]] == ["finish", "record"]

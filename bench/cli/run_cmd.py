@@ -4,18 +4,23 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from bench.cli.options import add_data_options, check_ratio, data_spec, positive_int
-from bench.cli.progress import RichProgress, make_bar
+from bench.cli.options import add_data_options, add_parallel_options, check_ratio, data_spec, \
+    positive_int
+from bench.cli.progress import RunBoard, message_console
+from bench.cli.tables import NARROW_METRICS, add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
-from bench.harness import RunEnvironment, execute, make_spec, resolve_device
-from bench.hooks import HookOptions, after_fit_hooks, spec_extras
+from bench.harness import make_spec, resolve_device
+from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store
 from bench.summary import HEADLINE_METRICS, summary_rows
+from bench.sweep.grid import Job
+from bench.sweep.local import run_local
+from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
+from bench.training import check_train_step
 from bench.weights import weights_dir_for
 
 
@@ -33,12 +38,14 @@ def add_parser(sub) -> None:
                    help="do not keep the selected model's weights (bench explain needs them)")
     p.add_argument("--diagnostics", default="all", metavar="all|none|pgd,llc,color,gradcam",
                    help="diagnostics to run after each fit (default all; see docs/diagnostics.md)")
+    add_parallel_options(p, "seeds")
+    add_wide_option(p)
     add_data_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = message_console()
     method_cls = METHODS.get(args.method)
     DATASETS.get(args.dataset)
     BACKBONES.get(args.backbone)
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         pairs.append(f"epochs={args.epochs}")
     overrides = parse_overrides(method_cls.Hparams, pairs)
     device = resolve_device(args.device)
+    check_train_step(args.train_step)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         source = resolve_source(args.source, args.data_root)
@@ -59,44 +67,52 @@ def run(args: argparse.Namespace) -> int:
     store.check_writable()
     hook_options = HookOptions(diagnostics=args.diagnostics, keep_weights=args.keep_weights,
                                weights_dir=weights_dir_for(store.path))
-    env = RunEnvironment(device, args.data_root, after_fit=after_fit_hooks(hook_options))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     console.print(f"[bold]{args.method}[/] on {args.dataset} ({source}, r={args.conflict_ratio}, "
                   f"{args.mode}) · device {device} · spec {spec.hash()} · store {store.path}")
+    todo = []
+    for seed in seeds:
+        if store.status(spec.key(seed)) == "completed" and not args.force:
+            console.print(f"seed {seed}: already stored, skipped (use --force to rerun)")
+        else:
+            todo.append(Job(spec, seed, method_cls.__module__))
+    workers = min(args.workers or default_workers(str(device), len(todo)), max(1, len(todo)))
+    settings = WorkerSettings(str(device), hook_options, args.data_root,
+                              threads=threads_per_worker(workers), train_step=args.train_step)
+    if todo:
+        console.print(f"{len(todo)} seeds to run · {workers} in parallel × {settings.threads} "
+                      f"torch threads each · train step {settings.train_step}")
     failed = 0
-    with make_bar(console) as bar:
-        seeds_task = bar.add_task("seeds", total=len(seeds))
-        for seed in seeds:
-            status = store.status(spec.key(seed))
-            if status == "completed" and not args.force:
-                console.print(f"seed {seed}: already stored, skipped (use --force to rerun)")
-                bar.advance(seeds_task)
-                continue
-            progress = RichProgress(bar, f"seed {seed}")
-            env.progress = progress
-            record = execute(spec, seed, env)
-            progress.finish()
-            store.put(record, replace=True)
+    with RunBoard(console, len(todo), "seeds") as board:
+        def on_record(record) -> None:
+            nonlocal failed
+            store.put(record, replace=True)          # one transaction per seed
             if record.status == "failed":
                 failed += 1
-                console.print(f"[red]seed {seed} failed:[/] {record.error}")
+                board.finished(f"[red]seed {record.seed} failed:[/] {escape(record.error or '')}")
             else:
                 m = record.metrics
-                console.print(f"seed {seed}: aligned {m['acc_aligned']:.3f} · conflicting "
-                              f"{m['acc_conflicting']:.3f} · train {m['seconds_train']:.1f}s")
-            bar.advance(seeds_task)
+                board.finished(f"seed {record.seed}: aligned {m['acc_aligned']:.3f} · "
+                               f"conflicting {m['acc_conflicting']:.3f} · train "
+                               f"{m['seconds_train']:.1f}s")
+
+        run_local(todo, settings, workers, on_record, isolate=False,
+                  progress_for=lambda job: board.progress_for(f"seed {job.seed}"))
     records = [r for r in store.records(method=args.method) if r.spec.hash() == spec.hash()
                and r.seed in seeds]
-    print_summary(Console(width=max(Console().width, 180)), records)
+    print_summary(records, args.wide)
     store.close()
     return 1 if failed else 0
 
 
-def print_summary(console: Console, records) -> None:
-    table = Table(title="mean ± std (n seeds)")
-    columns = ("method", "source", "r", *HEADLINE_METRICS)
-    for col in columns:
-        table.add_column(col)
-    for row in summary_rows(records):
+def print_summary(records, wide: bool = False) -> None:
+    """mean ± std over the n completed seeds; the main metrics within 100 columns, or every
+    headline metric with ``wide``."""
+    rows = summary_rows(records)
+    sources = ", ".join(sorted({row["source"] for row in rows})) or "no completed seed"
+    columns = ("method", "source", "r", "n", *HEADLINE_METRICS) if wide else \
+        ("method", "r", "n", *NARROW_METRICS)
+    table = new_table(f"mean ± std over n seeds · {sources}", columns)
+    for row in rows:
         table.add_row(*(row[c] for c in columns))
-    console.print(table)
+    print_table(table, wide)
