@@ -1,7 +1,15 @@
 """The local launcher: a real process pool on mnist-5k with tiny runs."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 import sweep_probe  # noqa: F401  (registers "sweep-probe"; workers import it by name)
 from bench.cli import main
@@ -12,6 +20,10 @@ from bench.sweep.grid import SweepGrid, expand, parse_set_flags
 from bench.sweep.local import run_local
 from bench.sweep.worker import WorkerSettings
 
+TESTS_DIR = str(Path(__file__).resolve().parent)
+# the driver must know the probe method too, so it runs through a one-line launcher
+LAUNCH = [sys.executable, "-c", "import sys, sweep_probe; from bench.cli import main; "
+          "sys.exit(main(sys.argv[1:]))"]
 TINY = ["--source", "mnist-5k", "--diagnostics", "none", "--no-keep-weights", "--device", "cpu",
         "--set", "epochs=1", "--set", "batch_size=256"]
 
@@ -116,3 +128,47 @@ def test_workers_progress_reaches_the_driver_and_ends_with_each_record():
         assert sum(e[2] for e in mine if e[1] == "advance") == 16
         # the job's Progress is finished before its record is handed on, and hears no more
         assert [e[1] for e in mine[-2:]] == ["finish", "record"]
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (Linux /proc)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("command", [
+    ["run", "--method", "sweep-probe", "--seeds", "2"],
+    ["sweep", "--methods", "sweep-probe", "--seeds", "2"],
+])
+def test_sigkill_of_the_driver_leaves_no_worker_running(command, tmp_path):
+    """Only the driver is killed (not its process group, as a user's ``kill -9 PID`` or an
+    out-of-memory killer would); its two workers, stuck in fit, must exit on their own."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "SWEEP_PROBE_MARKS": str(marks), "PYTHONPATH": os.pathsep.join(
+        p for p in (TESTS_DIR, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.Popen([*LAUNCH, *command, "--set", "crash=hang", "--workers", "2",
+                             *TINY[:-4]], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while len(list(marks.iterdir())) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "workers never started"
+            time.sleep(0.2)
+        workers = [int(p.name) for p in marks.iterdir()]
+        assert all(_alive(pid) for pid in workers)
+        proc.kill()                                   # SIGKILL, the driver only
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [pid for pid in workers if _alive(pid)] == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)       # whatever a failure left behind
+        except ProcessLookupError:
+            pass

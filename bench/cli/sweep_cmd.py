@@ -18,7 +18,7 @@ from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
 from bench.harness import resolve_device
 from bench.registry import BACKBONES, DATASETS, METHODS
-from bench.store import Store
+from bench.store import Store, default_store_path
 from bench.summary import HEADLINE_METRICS, summary_rows
 from bench.sweep.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
 from bench.sweep.plan import Estimator, describe_overrides, estimate_total, format_seconds, plan
@@ -43,13 +43,30 @@ def add_parser(sub) -> None:
     p.add_argument("--diagnostics", help="all (default), none or a comma list")
     p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
                    help="do not keep the selected models' weights (bench explain needs them)")
-    p.add_argument("--launcher", choices=("local", "ray"), default="local")
+    p.add_argument("--launcher", choices=("local", "ray", "slurm"), default="local")
     add_parallel_options(p, "runs")
     add_wide_option(p)
     p.add_argument("--ray-address", default=None,
                    help="an existing Ray cluster (auto or host:port); default: a local instance")
-    p.add_argument("--gpus-per-run", type=float, default=1.0,
-                   help="GPUs each Ray task reserves when the device is cuda (default 1)")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="GPUs each run reserves when the device is cuda: Ray (default 1, "
+                        "fractions pack runs) or SLURM (a whole number, default 1)")
+    slurm = p.add_argument_group("--launcher slurm (through submitit; see docs/sweep.md)")
+    slurm.add_argument("--partition", default=None, help="SLURM partition (default: the "
+                       "cluster's default)")
+    slurm.add_argument("--time-min", type=positive_int, default=60,
+                       help="time limit of each run in minutes (default 60)")
+    slurm.add_argument("--cpus-per-run", type=positive_int, default=None,
+                       help="CPUs (= torch threads) of each run (default 1)")
+    slurm.add_argument("--mem-gb", type=float, default=4.0, help="memory per run (default 4)")
+    slurm.add_argument("--max-parallel", type=positive_int, default=64,
+                       help="array tasks running at once (default 64)")
+    slurm.add_argument("--slurm-folder", type=Path, default=None,
+                       help="logs and records of the array, on a file system the nodes share "
+                            "(default: slurm/ next to the results store)")
+    slurm.add_argument("--slurm-local", action="store_true",
+                       help="run the array on this machine with submitit's local executor "
+                            "(try the cluster path without SLURM)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs that would execute and estimate their time")
     add_data_options(p)
@@ -105,9 +122,11 @@ def sweep(args: argparse.Namespace) -> int:
     jobs = expand(grid, source)
     store = Store(args.store)
     todo = plan(jobs, store.completed_keys()).todo
-    device = grid.device if args.launcher == "ray" and grid.device == "auto" else \
+    remote_launcher = args.launcher in ("ray", "slurm")   # the nodes resolve "auto"
+    device = grid.device if remote_launcher and grid.device == "auto" else \
         str(resolve_device(grid.device))
     workers = min(args.workers or default_workers(device, len(todo)), max(1, len(todo)))
+    slurm = slurm_options(args, device) if args.launcher == "slurm" else None
     varied = {key for key, _ in grid.sets}
     console.print(f"sweep: {len(jobs)} runs in the grid, {len(jobs) - len(todo)} already "
                   f"stored, {len(todo)} to run · launcher {args.launcher} · store {store.path}")
@@ -124,8 +143,10 @@ def sweep(args: argparse.Namespace) -> int:
                       "on the workers' disks)")
     from bench.weights import weights_dir_for
     hooks = grid.hook_options(keep_weights=args.keep_weights and not remote,
-                              weights_dir=weights_dir_for(store.path))
-    settings = WorkerSettings(device, hooks, data_root, threads=threads_per_worker(workers),
+                              weights_dir=weights_dir_for(store.path.resolve()))
+    threads = args.cpus_per_run or 1 if args.launcher == "slurm" else \
+        threads_per_worker(workers)
+    settings = WorkerSettings(device, hooks, data_root, threads=threads,
                               train_step=args.train_step)
     failed = 0
     start = time.perf_counter()
@@ -152,7 +173,7 @@ def sweep(args: argparse.Namespace) -> int:
 
     try:
         with board:
-            launch(args, todo, settings, workers, on_record, progress_for)
+            launch(args, todo, settings, workers, on_record, progress_for, slurm)
     except KeyboardInterrupt:
         console.print(f"sweep interrupted: {board.done} runs stored, {len(todo) - board.done} "
                       f"not run; run the same command again to finish them")
@@ -166,14 +187,34 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def launch(args, todo, settings: WorkerSettings, workers: int, on_record,
-           progress_for=None) -> None:
+           progress_for=None, slurm=None) -> None:
     if args.launcher == "ray":
         from bench.sweep.ray_launcher import run_ray
         run_ray(todo, settings, on_record, address=args.ray_address,
-                gpus_per_run=args.gpus_per_run)
+                gpus_per_run=1.0 if args.gpus_per_run is None else args.gpus_per_run)
+    elif args.launcher == "slurm":
+        from bench.sweep.slurm_launcher import run_slurm
+        run_slurm(todo, settings, on_record, slurm)
     else:
         from bench.sweep.local import run_local
         run_local(todo, settings, workers, on_record, progress_for=progress_for)
+
+
+def slurm_options(args, device: str):
+    from bench.sweep.slurm_launcher import SlurmOptions
+    gpus = args.gpus_per_run
+    if gpus is None:
+        gpus = 1 if device in ("cuda", "auto") else 0
+    if gpus != int(gpus) or gpus < 0:
+        raise ConfigError(f"--gpus-per-run {gpus}: SLURM reserves whole GPUs (e.g. 1); pack "
+                          f"runs on a GPU with --launcher ray instead")
+    if device == "cuda" and gpus == 0:
+        raise ConfigError("--device cuda with --gpus-per-run 0: each run needs a GPU")
+    folder = args.slurm_folder or Path(args.store or default_store_path()).parent / "slurm"
+    return SlurmOptions(folder=folder, partition=args.partition, time_min=args.time_min,
+                        gpus_per_run=int(gpus), mem_gb=args.mem_gb,
+                        max_parallel=args.max_parallel,
+                        cluster="local" if args.slurm_local else "slurm")
 
 
 def print_plan(store: Store, todo, varied: set[str], workers: int, wide: bool = False) -> None:
