@@ -16,7 +16,7 @@ TABLE_METRICS = ("acc_aligned", "acc_conflicting", "acc_cycled", "acc_greyscale"
                  # headline diagnostics (bench.diagnostics); their settings are in the json extras
                  "color_following", "gradcam_shape_share", "eps_to_flip_conflicting", "llc")
 # within 100 columns: the question a debiasing run answers first
-NARROW_TABLE_METRICS = ("acc_aligned", "acc_conflicting", "worst_group_acc", "seconds_train")
+NARROW_TABLE_METRICS = ("acc_aligned", "acc_conflicting", "seconds_train")
 
 
 def add_parser(sub) -> None:
