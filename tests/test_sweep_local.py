@@ -34,6 +34,10 @@ def test_tiny_sweep_on_two_workers_then_nothing_left(capsys):
     assert main(args) == 0
     out = capsys.readouterr()
     assert "8 completed, 0 failed" in " ".join(out.err.split())
+    finished = [line for line in out.err.splitlines() if "/8 runs" in line]   # one per run
+    assert len(finished) == 8 and finished[-1].endswith("[8/8 runs]"), out.err
+    line = "sweep-probe r=0.05 batch_size=256 epochs=1 seed 1:"
+    assert sum(line in done for done in finished) == 1
     assert "sweep-probe" in out.out and "erm" in out.out          # the summary table
     with Store() as store:
         records = store.records()

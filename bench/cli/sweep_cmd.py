@@ -122,8 +122,9 @@ def sweep(args: argparse.Namespace) -> int:
     jobs = expand(grid, source)
     store = Store(args.store)
     todo = plan(jobs, store.completed_keys()).todo
-    remote_launcher = args.launcher in ("ray", "slurm")   # the nodes resolve "auto"
-    device = grid.device if remote_launcher and grid.device == "auto" else \
+    # On Ray or SLURM the runs' nodes, not this one, have (or lack) the GPU
+    remote_launcher = args.launcher in ("ray", "slurm")
+    device = grid.device if remote_launcher and grid.device in ("auto", "cuda") else \
         str(resolve_device(grid.device))
     workers = min(args.workers or default_workers(device, len(todo)), max(1, len(todo)))
     slurm = slurm_options(args, device) if args.launcher == "slurm" else None

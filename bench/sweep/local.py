@@ -67,6 +67,10 @@ def _init_worker(threads: int, events: Any = None, parent_pid: int | None = None
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the driver's to handle
     torch.set_num_threads(threads)
     _worker_events = events
+    if events is not None:
+        # Progress is best effort: a worker never waits at exit to flush it (a worker that
+        # died mid-write could otherwise hold the queue's lock and stall the others' exit).
+        events.cancel_join_thread()
     if parent_pid is not None:
         threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
                          name="exit-when-orphaned").start()
