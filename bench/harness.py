@@ -58,6 +58,7 @@ class RunEnvironment:
     progress: Progress = dataclasses.field(default_factory=Progress)
     after_fit: list[AfterFit] = dataclasses.field(default_factory=list)
     epoch_observer: EpochObserver | None = None   # learning curves (scripts/epoch_curves.py)
+    train_step: str = "eager"                     # bench.training.TRAIN_STEPS
 
 
 def execute(spec: RunSpec, seed: int, env: RunEnvironment,
@@ -69,7 +70,7 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     cls: type[Method] = METHODS.get(spec.method)
     # CPU results are bit-reproducible only on the same processor, torch build (BLAS, oneDNN)
     # and thread count, so all of them are recorded (bench.environment).
-    versions = {**package_versions(), **runtime_environment()}
+    versions = {**package_versions(), **runtime_environment(), "train_step": env.train_step}
     record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
                        versions=versions, git_commit=git_commit())
     if splits is None:
@@ -84,7 +85,8 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         val = SplitView(splits.val, env.device, cls.supervision.allows("val"))
         generator = torch.Generator().manual_seed(seed)
         ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone,
-                         progress=env.progress, epoch_observer=env.epoch_observer)
+                         progress=env.progress, epoch_observer=env.epoch_observer,
+                         train_step=env.train_step)
         method = cls(hparams)
         timings["seconds_data"] += time.perf_counter() - start
         start = time.perf_counter()

@@ -53,6 +53,7 @@ class RunContext:
     num_classes: int = 10
     progress: Progress = field(default_factory=Progress)
     epoch_observer: EpochObserver | None = None
+    train_step: str = "eager"     # bench.training.TRAIN_STEPS: how steps run, not what they do
 
     def new_model(self) -> nn.Module:
         """A fresh backbone, initialised from the run's generator without touching (or

@@ -18,24 +18,31 @@ def group_by_spec(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
     return dict(groups)
 
 
-def format_mean_std(values: list[float], digits: int = 3) -> str:
+def format_mean_std(values: list[float], digits: int = 3, seeds: int | None = None) -> str:
+    """``mean ± std (n)``; the ``(n)`` is left out when it equals ``seeds`` (the table's n
+    column), so that only a metric missing for some seeds carries its own count."""
     mean, std, n = mean_std(values)
     if n == 0:
         return "—"
+    count = "" if n == seeds else f" ({n})"
     if n == 1:   # no spread from one seed
-        return f"{mean:.{digits}f} (1)"
-    return f"{mean:.{digits}f} ± {std:.{digits}f} ({n})"
+        return f"{mean:.{digits}f}{count}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}{count}"
 
 
 def summary_rows(records: list[RunRecord],
                  metric_names: tuple[str, ...] = HEADLINE_METRICS) -> list[dict[str, str]]:
+    """One row per run spec: method, source, r, n (completed seeds) and each metric's
+    mean ± std over those seeds."""
     rows = []
     for spec_hash, recs in group_by_spec(records).items():
         spec = recs[0].spec
         row = {"method": spec.method, "source": spec.data.get("source", "?"),
-               "r": f"{spec.data.get('conflict_ratio')}", "spec": spec_hash}
+               "r": f"{spec.data.get('conflict_ratio')}", "spec": spec_hash,
+               "n": str(len(recs))}
         for name in metric_names:
             digits = 1 if name.startswith("seconds") else 3
-            row[name] = format_mean_std([r.metrics.get(name, float("nan")) for r in recs], digits)
+            row[name] = format_mean_std([r.metrics.get(name, float("nan")) for r in recs],
+                                        digits, seeds=len(recs))
         rows.append(row)
     return rows

@@ -7,7 +7,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.errors import DataError
 from bench.method import FitResult, Method, RunContext
@@ -23,7 +25,7 @@ class ProbeHparams:
     lr: float = 0.1
     limit: int = 256
     crash: str = "no"   # "raise": in fit; "data": a BenchError that escapes the harness;
-                        # "exit": the worker process dies
+                        # "exit": the worker process dies; "hang": fit never returns
 
 
 @METHODS.register("sweep-probe")
@@ -41,6 +43,12 @@ class SweepProbe(Method):
             raise DataError("probe asked for missing data")
         if crash == "exit":
             os._exit(3)
+        if crash == "hang":
+            marks = os.environ.get("SWEEP_PROBE_MARKS")   # tells a test this pid is in fit
+            if marks:
+                Path(marks, str(os.getpid())).write_text("hanging")
+            while True:
+                time.sleep(1)
         small = copy.copy(ctx.train)
         n = self.hparams.limit
         small.images, small.digits, small._colors = (ctx.train.images[:n], ctx.train.digits[:n],

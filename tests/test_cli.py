@@ -78,7 +78,17 @@ def test_results_formats(stored, capsys):
     assert len(rows) == 1 and rows[0]["method"] == "erm"
     assert abs(float(rows[0]["acc_aligned"]) - row["metrics"]["acc_aligned"]) < 1e-12
     assert main(["results", "--format", "table", "--store", str(stored)]) == 0
-    assert "erm" in capsys.readouterr().out
+    narrow = capsys.readouterr().out
+    assert "erm" in narrow
+    assert max(len(line.rstrip()) for line in narrow.splitlines()) <= 100
+    assert main(["results", "--format", "table", "--wide", "--store", str(stored)]) == 0
+    wide = capsys.readouterr().out
+    header = next(line for line in wide.splitlines() if line.lstrip().startswith("id"))
+    for name in ("acc_aligned", "acc_conflicting", "acc_cycled", "acc_greyscale",
+                 "worst_group_acc", "seconds_train", "color_following", "gradcam_shape_share",
+                 "eps_to_flip_conflicting", "llc"):      # every header whole, on one line
+        assert f" {name} " in f"{header} ", name
+    assert "…" not in wide
 
 
 def test_list_shows_methods_datasets_sources(capsys):
@@ -90,12 +100,21 @@ def test_list_shows_methods_datasets_sources(capsys):
 
 @pytest.mark.slow
 def test_subprocess_run_and_results(tmp_path):
+    """Two seeds on two workers, output to pipes (not a terminal): one plain line per seed as
+    it finishes, with the count; the summary fits 100 columns, headers whole."""
     store = tmp_path / "r.sqlite"
     run = subprocess.run([sys.executable, "-m", "bench", "run", "--method", "erm", *TINY,
-                          "--seeds", "2", "--store", str(store)],
+                          "--seeds", "2", "--workers", "2", "--store", str(store)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert "2 in parallel × 1 torch threads each" in run.stderr
+    finished = [line for line in run.stderr.splitlines() if line.startswith("seed ")]
+    assert len(finished) == 2 and "[1/2 seeds, ETA" in finished[0] and \
+        finished[1].endswith("[2/2 seeds]"), run.stderr
+    assert "\x1b[" not in run.stderr and "\r" not in run.stderr      # nothing that redraws
     assert "mean ± std" in run.stdout
+    assert max(len(line.rstrip()) for line in run.stdout.splitlines()) <= 100
+    assert " acc_conflicting " in run.stdout and "…" not in run.stdout
     shown = subprocess.run([sys.executable, "-m", "bench", "results", "--format", "json",
                             "--store", str(store)], capture_output=True, text=True, timeout=300)
     assert sorted(r["seed"] for r in json.loads(shown.stdout)) == [0, 1]
@@ -149,6 +168,9 @@ def _exit_code(argv) -> int:
     (["run", "--method", "erm", *TINY, "--diagnostic", "pgd.steps=3"], "pgd is not selected"),
     (["run", "--method", "erm", *TINY, "--diagnostics", "llc", "--diagnostic", "llc.chain=2"],
      "did you mean 'chains'"),
+    (["run", "--method", "erm", *TINY, "--workers", "0"], "positive integer"),
+    (["run", "--method", "erm", *TINY, "--train-step", "graphs"],
+     "--train-step graphs: expected one of eager, fused, compiled"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, expected, capsys, tmp_path):
     store = tmp_path / "r.sqlite"

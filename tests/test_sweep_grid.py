@@ -14,7 +14,7 @@ from bench.record import RunRecord
 from bench.store import Store
 from bench.sweep.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
 from bench.sweep.plan import Estimator, estimate_total, plan
-from bench.sweep.worker import threads_per_worker
+from bench.sweep.worker import GPU_WORKERS_CAP, default_workers, threads_per_worker
 
 GRID_TOML = """
 methods = ["erm", "sweep-probe"]
@@ -62,15 +62,16 @@ def test_toml_file_equals_the_same_flags(tmp_path):
 
 def test_sweep_spec_hash_equals_bench_run(monkeypatch, capsys):
     """``bench run`` stores a record; a sweep with the same settings finds it and has nothing
-    to run. ``execute`` is faked so no training happens; the spec comes from run_cmd itself."""
+    to run. ``execute`` is faked so no training happens (in this process: ``--workers 1``);
+    the spec comes from run_cmd itself."""
     def fake_execute(spec, seed, env, splits=None):
         metrics = {"acc_aligned": 1.0, "acc_conflicting": 0.5, "seconds_train": 2.0,
                    "seconds_data": 0.5, "seconds_eval": 0.5}
         return RunRecord(spec, seed, "completed", "none", metrics=metrics)
-    monkeypatch.setattr("bench.cli.run_cmd.execute", fake_execute)
+    monkeypatch.setattr("bench.sweep.worker.execute", fake_execute)
     common = ["--source", "mnist-5k", "--diagnostics", "none", "--set", "lr=0.05"]
     assert main(["run", "--method", "erm", "--seeds", "2", "--conflict-ratio", "0.02",
-                 "--no-keep-weights", *common]) == 0
+                 "--no-keep-weights", "--workers", "1", *common]) == 0
     capsys.readouterr()
     assert main(["sweep", "--methods", "erm", "--seeds", "2", "--conflict-ratios", "0.02",
                  "--dry-run", *common]) == 0
@@ -185,3 +186,17 @@ def test_diagnostic_settings_reach_every_spec(tmp_path):
     bad = dataclasses.replace(load_grid_file(path), diagnostic_settings=("pgd.steps=0",))
     with pytest.raises(ConfigError, match="steps must be >= 1"):
         expand(bad, "mnist-5k")
+
+
+def test_default_workers_per_device():
+    # CPU: one per core, never more than there are runs
+    assert default_workers("cpu", runs=4, cores=2) == 2
+    assert default_workers("cpu", runs=1, cores=2) == 1
+    assert default_workers("cpu", runs=40, cores=16) == 16
+    # CUDA: one per core up to the cap, as GPU memory allows
+    gib = 1 << 30
+    assert default_workers("cuda", runs=5, cores=16, gpu_free_bytes=140 * gib) == 5
+    assert default_workers("cuda", runs=100, cores=64, gpu_free_bytes=140 * gib) == \
+        GPU_WORKERS_CAP
+    assert default_workers("cuda", runs=100, cores=16, gpu_free_bytes=3 * gib) == 3
+    assert default_workers("cuda", runs=100, cores=16, gpu_free_bytes=gib // 2) == 1

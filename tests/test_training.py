@@ -11,7 +11,8 @@ from bench.harness import RunEnvironment, execute, make_spec
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.supervision import Supervision
 from bench.evaluate import predict
-from bench.training import SGDConfig, train, validation_score
+from bench.errors import ConfigError
+from bench.training import SGDConfig, check_train_step, train, validation_score
 from tests.conftest import make_context
 
 
@@ -114,3 +115,40 @@ def test_make_optimizer_builds_the_named_optimizer_and_rejects_others():
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.5
     with pytest.raises(ValueError, match="adam"):
         make_optimizer(params, SGDConfig(1, 4, 0.1, optimizer="lbfgs"))
+
+
+def _trained_with(tiny_splits, step: str, optimizer: str = "sgd"):
+    ctx = make_context(tiny_splits, limit=320)
+    ctx.train_step = step
+    model = ctx.new_model()
+    cfg = SGDConfig(epochs=1, batch_size=16, lr=0.1, momentum=0.9, optimizer=optimizer)
+    train(model, ctx, cfg, select=False)
+    return model, ctx
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fused_step_trains_the_same_model_as_eager(tiny_splits, optimizer):
+    eager, ctx = _trained_with(tiny_splits, "eager", optimizer)
+    fused, _ = _trained_with(tiny_splits, "fused", optimizer)
+    for (name, a), b in zip(eager.state_dict().items(), fused.state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5), name   # summation order only
+    assert torch.equal(predict(eager, ctx.val.images), predict(fused, ctx.val.images)) or \
+        (predict(eager, ctx.val.images) != predict(fused, ctx.val.images)).float().mean() < 0.01
+
+
+def test_the_train_step_switch_is_validated():
+    assert check_train_step("compiled") == "compiled"
+    with pytest.raises(ConfigError, match="eager, fused, compiled"):
+        check_train_step("graphs")
+
+
+@pytest.mark.slow
+def test_compiled_step_on_cpu_agrees_with_eager(tiny_splits):
+    """torch.compile on CPU (inductor; CUDA graphs only on a GPU): same training within
+    floating-point reordering. Slow: the first compilation takes tens of seconds."""
+    eager, ctx = _trained_with(tiny_splits, "eager")
+    compiled, _ = _trained_with(tiny_splits, "compiled")
+    for (name, a), b in zip(eager.state_dict().items(), compiled.state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
+    differ = (predict(eager, ctx.val.images) != predict(compiled, ctx.val.images)).float()
+    assert differ.mean() < 0.01

@@ -43,3 +43,15 @@ def positive_int(text: str) -> int:
 def check_ratio(value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"--conflict-ratio {value}: must be between 0 and 1 (e.g. 0.05)")
+
+
+def add_parallel_options(p: argparse.ArgumentParser, noun: str) -> None:
+    """How runs are spread over processes (never part of a run's spec)."""
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help=f"{noun} run in parallel, each in its own process with cores / workers "
+                        f"torch threads (default: one per usable core on CPU; on CUDA one per "
+                        f"core up to 16, as GPU memory allows; never more than the {noun})")
+    p.add_argument("--train-step", default="eager", metavar="eager|fused|compiled",
+                   help="how a training step executes: eager (default), fused optimiser, or "
+                        "compiled (torch.compile, CUDA graphs on a GPU); see "
+                        "docs/performance.md")

@@ -7,9 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
+from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.record import RunRecord
 from bench.store import Store
 
@@ -17,6 +15,8 @@ TABLE_METRICS = ("acc_aligned", "acc_conflicting", "acc_cycled", "acc_greyscale"
                  "worst_group_acc", "seconds_train",
                  # headline diagnostics (bench.diagnostics); their settings are in the json extras
                  "color_following", "gradcam_shape_share", "eps_to_flip_conflicting", "llc")
+# within 100 columns: the question a debiasing run answers first
+NARROW_TABLE_METRICS = ("acc_aligned", "acc_conflicting", "seconds_train")
 
 
 def add_parser(sub) -> None:
@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--method", default=None, help="only this method")
     p.add_argument("--status", choices=("completed", "failed"), default=None)
     p.add_argument("--store", type=Path, default=None)
+    add_wide_option(p)
     p.set_defaults(func=run)
 
 
@@ -41,14 +42,14 @@ def run(args: argparse.Namespace) -> int:
         with open(args.out, "w", encoding="utf-8", newline="") as stream:
             write_records(records, args.format, stream)
         return 0
-    table = Table(title=f"{len(records)} runs")
-    for col in ("id", "method", "source", "r", "seed", "status", *TABLE_METRICS):
-        table.add_column(col)
+    metrics = TABLE_METRICS if args.wide else NARROW_TABLE_METRICS
+    table = new_table(f"{len(records)} runs", ("id", "method", "source", "r", "seed", "status",
+                                               *metrics))
     for r in records:
         table.add_row(str(r.id), r.spec.method, r.source, str(r.spec.data["conflict_ratio"]),
                       str(r.seed), r.status,
-                      *(f"{r.metrics[k]:.3f}" if k in r.metrics else "—" for k in TABLE_METRICS))
-    Console(width=200).print(table)
+                      *(f"{r.metrics[k]:.3f}" if k in r.metrics else "—" for k in metrics))
+    print_table(table, args.wide)
     return 0
 
 

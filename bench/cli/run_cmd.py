@@ -5,19 +5,24 @@ import argparse
 import dataclasses
 import warnings
 
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from bench.cli.options import add_data_options, check_ratio, data_spec, positive_int
-from bench.cli.progress import RichProgress, make_bar
+from bench.cli.options import add_data_options, add_parallel_options, check_ratio, data_spec, \
+    positive_int
+from bench.cli.progress import RunBoard, message_console
+from bench.cli.tables import NARROW_METRICS, add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
-from bench.harness import RunEnvironment, execute, make_spec, resolve_device
-from bench.hooks import HookOptions, after_fit_hooks, spec_extras
+from bench.harness import make_spec, resolve_device
+from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store
 from bench.summary import HEADLINE_METRICS, summary_rows
+from bench.sweep.grid import Job
+from bench.sweep.local import run_local
+from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
+from bench.training import check_train_step
 from bench.weights import weights_dir_for
 
 
@@ -39,12 +44,14 @@ def add_parser(sub) -> None:
     p.add_argument("--diagnostic", dest="diagnostic_settings", action="append", default=[],
                    metavar="NAME.KEY=VALUE", help="change a diagnostic's setting, e.g. "
                    "pgd.steps=100 (repeatable; part of the run's spec)")
+    add_parallel_options(p, "seeds")
+    add_wide_option(p)
     add_data_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = message_console()
     method_cls = METHODS.get(args.method)
     DATASETS.get(args.dataset)
     BACKBONES.get(args.backbone)
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         pairs.append(f"{field}={args.epochs}")
     overrides = parse_overrides(method_cls.Hparams, pairs)
     device = resolve_device(args.device)
+    check_train_step(args.train_step)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         source = resolve_source(args.source, args.data_root)
@@ -72,47 +80,55 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"added {len(store.ingested)} result(s) kept from an earlier failed write")
     store.check_writable()
     hook_options = dataclasses.replace(hook_options, weights_dir=weights_dir_for(store.path))
-    env = RunEnvironment(device, args.data_root, after_fit=after_fit_hooks(hook_options))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     console.print(f"[bold]{args.method}[/] on {args.dataset} ({source}, r={args.conflict_ratio}, "
                   f"{args.mode}) · device {device} · spec {spec.hash()} · store {store.path}")
+    todo = []
+    for seed in seeds:
+        if store.status(spec.key(seed)) == "completed" and not args.force:
+            console.print(f"seed {seed}: already stored, skipped (use --force to rerun)")
+        else:
+            todo.append(Job(spec, seed, method_cls.__module__))
+    workers = min(args.workers or default_workers(str(device), len(todo)), max(1, len(todo)))
+    settings = WorkerSettings(str(device), hook_options, args.data_root,
+                              threads=threads_per_worker(workers), train_step=args.train_step)
+    if todo:
+        console.print(f"{len(todo)} seeds to run · {workers} in parallel × {settings.threads} "
+                      f"torch threads each · train step {settings.train_step}")
     failed = 0
-    with make_bar(console) as bar:
-        seeds_task = bar.add_task("seeds", total=len(seeds))
-        for seed in seeds:
-            status = store.status(spec.key(seed))
-            if status == "completed" and not args.force:
-                console.print(f"seed {seed}: already stored, skipped (use --force to rerun)")
-                bar.advance(seeds_task)
-                continue
-            progress = RichProgress(bar, f"seed {seed}")
-            env.progress = progress
-            record = execute(spec, seed, env)
-            progress.finish()
-            store.put(record, replace=True)
+    with RunBoard(console, len(todo), "seeds") as board:
+        def on_record(record) -> None:
+            nonlocal failed
+            store.put(record, replace=True)          # one transaction per seed
             if record.status == "failed":
                 failed += 1
-                console.print(f"[red]seed {seed} failed:[/] {record.error}")
+                board.finished(f"[red]seed {record.seed} failed:[/] {escape(record.error or '')}")
             else:
                 m = record.metrics
-                console.print(f"seed {seed}: aligned {m['acc_aligned']:.3f} · conflicting "
-                              f"{m['acc_conflicting']:.3f} · train {m['seconds_train']:.1f}s")
+                board.finished(f"seed {record.seed}: aligned {m['acc_aligned']:.3f} · "
+                               f"conflicting {m['acc_conflicting']:.3f} · train "
+                               f"{m['seconds_train']:.1f}s")
                 for name, error in record.diagnostic_errors.items():
-                    console.print(f"[yellow]seed {seed}: {name} failed (the run is kept):[/] "
-                                  f"{error}")
-            bar.advance(seeds_task)
+                    board.finished(f"[yellow]seed {record.seed}: {name} failed (the run is "
+                                   f"kept):[/] {escape(error)}")
+
+        run_local(todo, settings, workers, on_record, isolate=False,
+                  progress_for=lambda job: board.progress_for(f"seed {job.seed}"))
     records = [r for r in store.records(method=args.method) if r.spec.hash() == spec.hash()
                and r.seed in seeds]
-    print_summary(Console(width=max(Console().width, 180)), records)
+    print_summary(records, args.wide)
     store.close()
     return 1 if failed else 0
 
 
-def print_summary(console: Console, records) -> None:
-    table = Table(title="mean ± std (n seeds)")
-    columns = ("method", "source", "r", *HEADLINE_METRICS)
-    for col in columns:
-        table.add_column(col)
-    for row in summary_rows(records):
+def print_summary(records, wide: bool = False) -> None:
+    """mean ± std over the n completed seeds; the main metrics within 100 columns, or every
+    headline metric with ``wide``."""
+    rows = summary_rows(records)
+    sources = ", ".join(sorted({row["source"] for row in rows})) or "no completed seed"
+    columns = ("method", "source", "r", "n", *HEADLINE_METRICS) if wide else \
+        ("method", "r", "n", *NARROW_METRICS)
+    table = new_table(f"mean ± std over n seeds · {sources}", columns)
+    for row in rows:
         table.add_row(*(row[c] for c in columns))
-    console.print(table)
+    print_table(table, wide)

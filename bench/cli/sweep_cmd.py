@@ -9,19 +9,21 @@ import warnings
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from bench.cli.options import add_data_options, positive_int
-from bench.cli.progress import make_bar
+from bench.cli.options import add_data_options, add_parallel_options, positive_int
+from bench.cli.progress import RunBoard, message_console
+from bench.cli.tables import NARROW_METRICS, add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
 from bench.harness import resolve_device
 from bench.registry import BACKBONES, DATASETS, METHODS
-from bench.store import Store
+from bench.store import Store, default_store_path
 from bench.summary import HEADLINE_METRICS, summary_rows
 from bench.sweep.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
 from bench.sweep.plan import Estimator, describe_overrides, estimate_total, format_seconds, plan
-from bench.sweep.worker import WorkerSettings, threads_per_worker, usable_cores
+from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
+from bench.training import check_train_step
 
 # grid fields that data options fill; their parser defaults are None so that "given on the
 # command line" can be told apart from "left at the default" (flags override a grid file)
@@ -46,13 +48,30 @@ def add_parser(sub) -> None:
                    help="each method's main training length (epochs, or erm_epochs for dfr)")
     p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
                    help="do not keep the selected models' weights (bench explain needs them)")
-    p.add_argument("--launcher", choices=("local", "ray"), default="local")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="parallel runs (default: the number of usable cores)")
+    p.add_argument("--launcher", choices=("local", "ray", "slurm"), default="local")
+    add_parallel_options(p, "runs")
+    add_wide_option(p)
     p.add_argument("--ray-address", default=None,
                    help="an existing Ray cluster (auto or host:port); default: a local instance")
-    p.add_argument("--gpus-per-run", type=float, default=1.0,
-                   help="GPUs each Ray task reserves when the device is cuda (default 1)")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="GPUs each run reserves when the device is cuda: Ray (default 1, "
+                        "fractions pack runs) or SLURM (a whole number, default 1)")
+    slurm = p.add_argument_group("--launcher slurm (through submitit; see docs/sweep.md)")
+    slurm.add_argument("--partition", default=None, help="SLURM partition (default: the "
+                       "cluster's default)")
+    slurm.add_argument("--time-min", type=positive_int, default=60,
+                       help="time limit of each run in minutes (default 60)")
+    slurm.add_argument("--cpus-per-run", type=positive_int, default=None,
+                       help="CPUs (= torch threads) of each run (default 1)")
+    slurm.add_argument("--mem-gb", type=float, default=4.0, help="memory per run (default 4)")
+    slurm.add_argument("--max-parallel", type=positive_int, default=64,
+                       help="array tasks running at once (default 64)")
+    slurm.add_argument("--slurm-folder", type=Path, default=None,
+                       help="logs and records of the array, on a file system the nodes share "
+                            "(default: slurm/ next to the results store)")
+    slurm.add_argument("--slurm-local", action="store_true",
+                       help="run the array on this machine with submitit's local executor "
+                            "(try the cluster path without SLURM)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs that would execute and estimate their time")
     add_data_options(p)
@@ -96,7 +115,8 @@ def grid_from_args(args: argparse.Namespace) -> SweepGrid:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = message_console()
+    check_train_step(args.train_step)
     grid = grid_from_args(args)
     for method in grid.methods:
         METHODS.get(method)
@@ -111,15 +131,20 @@ def sweep(args: argparse.Namespace) -> int:
     jobs = expand(grid, source)
     store = Store(args.store)
     todo = plan(jobs, store.completed_keys()).todo
-    workers = args.workers or usable_cores()
+    # On Ray or SLURM the runs' nodes, not this one, have (or lack) the GPU
+    remote_launcher = args.launcher in ("ray", "slurm")
+    device = grid.device if remote_launcher and grid.device in ("auto", "cuda") else \
+        str(resolve_device(grid.device))
+    workers = min(args.workers or default_workers(device, len(todo)), max(1, len(todo)))
+    slurm = slurm_options(args, device) if args.launcher == "slurm" else None
     varied = {key for key, _ in grid.sets}
     console.print(f"sweep: {len(jobs)} runs in the grid, {len(jobs) - len(todo)} already "
                   f"stored, {len(todo)} to run · launcher {args.launcher} · store {store.path}")
     if args.dry_run:
-        print_plan(store, todo, varied, workers)
+        print_plan(store, todo, varied, workers, args.wide)
         return 0
     if not todo:
-        print_summary(store, jobs, varied)
+        print_summary(store, jobs, varied, args.wide)
         return 0
     store.check_writable()
     remote = args.launcher == "ray" and args.ray_address is not None
@@ -128,76 +153,106 @@ def sweep(args: argparse.Namespace) -> int:
                       "on the workers' disks)")
     from bench.weights import weights_dir_for
     hooks = grid.hook_options(keep_weights=args.keep_weights and not remote,
-                              weights_dir=weights_dir_for(store.path))
-    device = grid.device if args.launcher == "ray" and grid.device == "auto" else \
-        str(resolve_device(grid.device))
-    settings = WorkerSettings(device, hooks, data_root, threads=threads_per_worker(workers))
+                              weights_dir=weights_dir_for(store.path.resolve()))
+    threads = args.cpus_per_run or 1 if args.launcher == "slurm" else \
+        threads_per_worker(workers)
+    settings = WorkerSettings(device, hooks, data_root, threads=threads,
+                              train_step=args.train_step)
     failed = 0
-    with make_bar(console) as bar:
-        task = bar.add_task("runs", total=len(todo))
+    start = time.perf_counter()
+    by_key = {job.key: job for job in todo}
+    board = RunBoard(console, len(todo), "runs")
 
-        def on_record(record) -> None:
-            nonlocal failed
-            store.put(record)              # one transaction; a completed row is never replaced
-            if record.status == "failed":
-                failed += 1
-                bar.console.print(f"[red]failed[/] {record.spec.method} seed {record.seed} "
-                                  f"r={record.spec.data['conflict_ratio']}: {record.error}")
-            bar.update(task, advance=1, description=f"runs ({failed} failed)" if failed
-                       else "runs")
+    def on_record(record) -> None:
+        nonlocal failed
+        store.put(record)              # one transaction; a completed row is never replaced
+        what = " ".join(f"{record.spec.method} r={record.spec.data['conflict_ratio']} "
+                        f"{describe_overrides(by_key[record.key], varied)} "
+                        f"seed {record.seed}".split())
+        if record.status == "failed":
+            failed += 1
+            board.finished(f"[red]failed[/] {escape(what)}: {escape(record.error or '')}")
+        else:
+            m = record.metrics
+            board.finished(f"{escape(what)}: aligned {m['acc_aligned']:.3f} · conflicting "
+                           f"{m['acc_conflicting']:.3f} · train {m['seconds_train']:.1f}s")
 
-        start = time.perf_counter()
-        try:
-            launch(args, todo, settings, workers, on_record)
-        except KeyboardInterrupt:
-            bar.stop()
-            done = int(bar.tasks[0].completed)
-            console.print(f"sweep interrupted: {done} runs stored, {len(todo) - done} not run; "
-                          f"run the same command again to finish them")
-            store.close()
-            return 130
+    def progress_for(job):
+        return board.progress_for(f"{job.spec.method} r={job.spec.data['conflict_ratio']} "
+                                  f"seed {job.seed}")
+
+    try:
+        with board:
+            launch(args, todo, settings, workers, on_record, progress_for, slurm)
+    except KeyboardInterrupt:
+        console.print(f"sweep interrupted: {board.done} runs stored, {len(todo) - board.done} "
+                      f"not run; run the same command again to finish them")
+        store.close()
+        return 130
     console.print(f"sweep finished in {format_seconds(time.perf_counter() - start)}: "
                   f"{len(todo) - failed} completed, {failed} failed")
-    print_summary(store, jobs, varied)
+    print_summary(store, jobs, varied, args.wide)
     store.close()
     return 1 if failed else 0
 
 
-def launch(args, todo, settings: WorkerSettings, workers: int, on_record) -> None:
+def launch(args, todo, settings: WorkerSettings, workers: int, on_record,
+           progress_for=None, slurm=None) -> None:
     if args.launcher == "ray":
         from bench.sweep.ray_launcher import run_ray
         run_ray(todo, settings, on_record, address=args.ray_address,
-                gpus_per_run=args.gpus_per_run)
+                gpus_per_run=1.0 if args.gpus_per_run is None else args.gpus_per_run)
+    elif args.launcher == "slurm":
+        from bench.sweep.slurm_launcher import run_slurm
+        run_slurm(todo, settings, on_record, slurm)
     else:
         from bench.sweep.local import run_local
-        run_local(todo, settings, workers, on_record)
+        run_local(todo, settings, workers, on_record, progress_for=progress_for)
 
 
-def print_plan(store: Store, todo, varied: set[str], workers: int) -> None:
+def slurm_options(args, device: str):
+    from bench.sweep.slurm_launcher import SlurmOptions
+    gpus = args.gpus_per_run
+    if gpus is None:
+        gpus = 1 if device in ("cuda", "auto") else 0
+    if gpus != int(gpus) or gpus < 0:
+        raise ConfigError(f"--gpus-per-run {gpus}: SLURM reserves whole GPUs (e.g. 1); pack "
+                          f"runs on a GPU with --launcher ray instead")
+    if device == "cuda" and gpus == 0:
+        raise ConfigError("--device cuda with --gpus-per-run 0: each run needs a GPU")
+    folder = args.slurm_folder or Path(args.store or default_store_path()).parent / "slurm"
+    return SlurmOptions(folder=folder, partition=args.partition, time_min=args.time_min,
+                        gpus_per_run=int(gpus), mem_gb=args.mem_gb,
+                        max_parallel=args.max_parallel,
+                        cluster="local" if args.slurm_local else "slurm")
+
+
+def print_plan(store: Store, todo, varied: set[str], workers: int, wide: bool = False) -> None:
     estimator = Estimator(store.records(status="completed"))
     seconds = [estimator.seconds(job) for job in todo]
-    table = Table(title=f"{len(todo)} runs to execute")
-    for col in ("method", "r", "seed", "hyperparameters", "key", "estimate"):
-        table.add_column(col)
+    table = new_table(f"{len(todo)} runs to execute",
+                      ("method", "r", "seed", "hyperparameters", "key", "estimate"),
+                      folding=("hyperparameters",))
     for job, secs in zip(todo, seconds):
         table.add_row(job.spec.method, str(job.spec.data["conflict_ratio"]), str(job.seed),
                       describe_overrides(job, varied), job.key,
                       format_seconds(secs) if secs is not None else "no estimate")
-    out = Console(width=max(Console().width, 120))
-    out.print(table)
+    print_table(table, wide)
     total = estimate_total(seconds, workers)
-    out.print(f"estimate with {workers} parallel runs: {total.describe()}")
+    Console(soft_wrap=True).print(f"estimate with {workers} parallel runs: {total.describe()}")
 
 
-def print_summary(store: Store, jobs, varied: set[str]) -> None:
+def print_summary(store: Store, jobs, varied: set[str], wide: bool = False) -> None:
     keys = {job.key for job in jobs}
     by_hash = {job.spec.hash(): job for job in jobs}
     records = [r for r in store.records() if r.key in keys]
-    table = Table(title="mean ± std (n seeds)")
-    columns = ("method", "r", "hyperparameters", *HEADLINE_METRICS)
-    for col in columns:
-        table.add_column(col)
-    for row in summary_rows(records):
+    rows = summary_rows(records)
+    sources = ", ".join(sorted({row["source"] for row in rows})) or "no completed run"
+    metrics = HEADLINE_METRICS if wide else NARROW_METRICS
+    columns = ("method", "r", "hyperparameters", "n", *metrics)
+    table = new_table(f"mean ± std over n seeds · {sources}", columns,
+                      folding=("hyperparameters",))
+    for row in rows:
         row["hyperparameters"] = describe_overrides(by_hash[row["spec"]], varied)
         table.add_row(*(row[c] for c in columns))
-    Console(width=max(Console().width, 180)).print(table)
+    print_table(table, wide)

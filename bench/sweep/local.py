@@ -9,38 +9,143 @@
   alone; one that kills its worker while running alone is recorded as failed.
 - Ctrl-C cancels what is pending, stops the workers and re-raises; records already handed
   to ``on_record`` (and stored by the driver) are kept.
+- A worker whose driver dies (even by SIGKILL, which leaves no chance to clean up) notices
+  that it was orphaned within a second and exits, so no training outlives its command.
+- Progress (``start``/``advance`` of each training phase) travels from the workers to the
+  driver over one queue; the driver hands it to a :class:`Progress` per job.
+- With one worker and ``isolate=False`` (``bench run --workers 1``) the jobs run in this
+  process, one after another, through the same job function: no spawn cost, but a crash in
+  native code then ends the command, as it always did.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from bench.data import prepare_splits
+from bench.method import Progress
 from bench.record import RunRecord
 from bench.sweep.grid import Job
 from bench.sweep.worker import WorkerSettings, failed_record, run_job
 
 OnRecord = Callable[[RunRecord], None]
-JobFunction = Callable[[Job, WorkerSettings], RunRecord]
+# job_fn(job, settings, progress=...) -> record; runs in a worker (or inline)
+JobFunction = Callable[..., RunRecord]
+# progress_for(job) -> the driver-side Progress that shows this job
+ProgressFactory = Callable[[Job], Progress]
 
 WORKER_DIED = ("its worker process died while running it (killed, out of memory or a crash "
                "in native code)")
+ORPHAN_CHECK_S = 0.5          # how often a worker checks that its driver is alive
+ORPHAN_EXIT_CODE = 75
+
+_SPAWN = multiprocessing.get_context("spawn")
+# The worker's end of the progress queue, set once per worker process by _init_worker (a
+# queue can only reach a process when it starts, not with each job).
+_worker_events: Any = None
 
 
-def _init_worker(threads: int) -> None:
+def _exit_when_orphaned(parent_pid: int) -> None:
+    # When the driver dies the worker is re-parented (to init or a subreaper), so its parent
+    # pid changes; polling works on Linux and macOS, for every way the driver can die.
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(ORPHAN_EXIT_CODE)
+
+
+def _init_worker(threads: int, events: Any = None, parent_pid: int | None = None) -> None:
+    global _worker_events
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the driver's to handle
     torch.set_num_threads(threads)
+    _worker_events = events
+    if events is not None:
+        # Progress is best effort: a worker never waits at exit to flush it (a worker that
+        # died mid-write could otherwise hold the queue's lock and stall the others' exit).
+        events.cancel_join_thread()
+    if parent_pid is not None:
+        threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
+                         name="exit-when-orphaned").start()
 
 
-def _new_pool(workers: int, settings: WorkerSettings) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_init_worker, initargs=(settings.threads,))
+class QueueProgress(Progress):
+    """A worker's progress, sent to the driver as small tuples tagged with the job's key."""
+
+    def __init__(self, events: Any, key: str):
+        self.events, self.key = events, key
+
+    def start(self, phase: str, total: int) -> None:
+        self.events.put(("start", self.key, phase, total))
+
+    def advance(self, steps: int) -> None:
+        self.events.put(("advance", self.key, steps))
+
+
+def _job_in_worker(job_fn: JobFunction, job: Job, settings: WorkerSettings) -> RunRecord:
+    progress = QueueProgress(_worker_events, job.key) if _worker_events is not None else None
+    return job_fn(job, settings, progress=progress)
+
+
+def _new_pool(workers: int, settings: WorkerSettings, events: Any) -> cf.ProcessPoolExecutor:
+    return cf.ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=_init_worker,
+                                  initargs=(settings.threads, events, os.getpid()))
+
+
+class _ProgressPump:
+    """Driver side of the progress queue: a thread that hands each event to the job's
+    Progress, until the job's record has arrived (late events are dropped)."""
+
+    def __init__(self, jobs: list[Job], progress_for: ProgressFactory):
+        self.events = _SPAWN.Queue()
+        self._jobs = {job.key: job for job in jobs}
+        self._progress_for = progress_for
+        self._live: dict[str, Progress] = {}
+        self._ended: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._pump, daemon=True, name="progress")
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                event = self.events.get()
+            except (EOFError, OSError):      # a worker died mid-write: stop showing progress
+                return
+            if event is None:
+                return
+            kind, key, *payload = event
+            with self._lock:
+                if key in self._ended or key not in self._jobs:
+                    continue
+                progress = self._live.get(key)
+                if progress is None:
+                    progress = self._live[key] = self._progress_for(self._jobs[key])
+                if kind == "start":
+                    progress.start(*payload)
+                else:
+                    progress.advance(*payload)
+
+    def ended(self, key: str) -> None:
+        with self._lock:
+            self._ended.add(key)
+            progress = self._live.pop(key, None)
+        finish = getattr(progress, "finish", None)
+        if finish is not None:
+            finish()
+
+    def close(self) -> None:
+        self.events.put(None)
+        self._thread.join(timeout=5)
+        self.events.close()
+        self.events.cancel_join_thread()
 
 
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
@@ -63,20 +168,55 @@ def prepare_data(jobs: list[Job], settings: WorkerSettings) -> None:
 
 
 def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record: OnRecord,
-              job_fn: JobFunction = run_job) -> None:
+              job_fn: JobFunction = run_job, progress_for: ProgressFactory | None = None,
+              isolate: bool = True) -> None:
     """Runs every job; ``on_record`` is called in this process for each record as it
-    arrives (completed or failed)."""
+    arrives (completed or failed). ``progress_for(job)``: where a job's progress is shown."""
     prepare_data(jobs, settings)
+    if workers == 1 and not isolate:
+        _run_inline(jobs, settings, on_record, job_fn, progress_for)
+        return
+    pump = _ProgressPump(jobs, progress_for) if progress_for is not None else None
+    events = pump.events if pump is not None else None
+
+    def record_arrived(record: RunRecord) -> None:
+        if pump is not None:
+            pump.ended(record.key)
+        on_record(record)
+
     queue = deque(jobs)
     suspects: set[str] = set()      # keys of jobs in flight when a worker died
-    while queue:
-        pool = _new_pool(workers, settings)
-        try:
-            _run_until_broken(pool, queue, suspects, settings, workers, on_record, job_fn)
-        except BaseException:       # Ctrl-C, or the store failing in on_record
-            _stop(pool)
-            raise
-        pool.shutdown(wait=True)
+    try:
+        while queue:
+            pool = _new_pool(workers, settings, events)
+            try:
+                _run_until_broken(pool, queue, suspects, settings, workers, record_arrived,
+                                  job_fn)
+            except BaseException:       # Ctrl-C, or the store failing in on_record
+                _stop(pool)
+                raise
+            pool.shutdown(wait=True)
+    finally:
+        if pump is not None:
+            pump.close()
+
+
+def _run_inline(jobs: list[Job], settings: WorkerSettings, on_record: OnRecord,
+                job_fn: JobFunction, progress_for: ProgressFactory | None) -> None:
+    threads = torch.get_num_threads()
+    try:
+        for job in jobs:
+            progress = progress_for(job) if progress_for is not None else None
+            try:
+                record = job_fn(job, settings, progress=progress)
+            except Exception as exc:    # as a worker's exception becomes a failed record
+                record = failed_record(job, f"{type(exc).__name__}: {exc}", settings.device)
+            finish = getattr(progress, "finish", None)
+            if finish is not None:
+                finish()
+            on_record(record)
+    finally:
+        torch.set_num_threads(threads)   # the driver's own setting, as it was
 
 
 def _run_until_broken(pool, queue: deque, suspects: set[str], settings: WorkerSettings,
@@ -87,7 +227,7 @@ def _run_until_broken(pool, queue: deque, suspects: set[str], settings: WorkerSe
             if queue[0].key in suspects and in_flight:
                 break                                   # a suspect runs alone
             job = queue.popleft()
-            in_flight[pool.submit(job_fn, job, settings)] = job
+            in_flight[pool.submit(_job_in_worker, job_fn, job, settings)] = job
             if job.key in suspects:
                 break
         done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)

@@ -1,0 +1,58 @@
+"""Tables printed by the CLI: 100 columns by default, every column with ``--wide``.
+
+Headers and cells are never cut or wrapped: a narrow table shows fewer columns instead. Only
+a free-text column (a sweep's hyperparameters) may fold onto a second line.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+
+NARROW_WIDTH = 100
+WIDE_WIDTH = 10_000           # "as wide as the table": rich never pads a table to the console
+# the per-seed summary's default columns: the question a debiasing run answers first
+NARROW_METRICS = ("acc_conflicting", "acc_aligned", "worst_group_acc", "seconds_train")
+
+
+def add_wide_option(p) -> None:
+    p.add_argument("--wide", action="store_true",
+                   help=f"print every column (default: the main ones, within {NARROW_WIDTH} "
+                        f"columns)")
+
+
+def new_table(title: str, columns: Iterable[str], folding: Iterable[str] = ()) -> Table:
+    """A compact table (no outer frame, two spaces between columns); ``folding`` names the
+    columns allowed to wrap, all others keep their full width."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1, 0, 0))
+    folding = set(folding)
+    for col in columns:
+        table.add_column(col, overflow="fold", no_wrap=col not in folding)
+    return table
+
+
+def _fit(table: Table) -> int:
+    """Pins every fixed column at its full width (rich would otherwise shrink it and cut
+    cells with an ellipsis) and returns the narrowest width that shows the table uncut."""
+    total = len(table.columns) - 1          # one-character separators
+    for column in table.columns:
+        texts = [str(column.header), *(str(cell) for cell in column.cells)]
+        if column.no_wrap:
+            need = max(cell_len(t) for t in texts)
+        else:   # a folding column needs its header and longest word whole
+            need = max(cell_len(word) for t in texts for word in (t.split() or [""]))
+        column.min_width = need
+        total += need + 1                   # right padding
+    return total
+
+
+def print_table(table: Table, wide: bool = False) -> None:
+    """Prints to stdout. Narrow: within NARROW_WIDTH columns, folding the free-text columns
+    if needed; if the fixed columns alone are wider, the table is printed wider rather than
+    cut."""
+    needed = _fit(table)
+    Console(width=WIDE_WIDTH if wide else max(NARROW_WIDTH, needed)).print(table)
