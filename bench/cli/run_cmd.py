@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        source = resolve_source(args.source, args.data_root)
+        source = resolve_source(args.source, args.data_root, args.allow_unofficial_data)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     spec = make_spec(args.method, overrides, data_spec(args, source), args.dataset, args.backbone,
