@@ -103,9 +103,9 @@ def _fix(copy: MnistCopy) -> str:
     if copy.embedded:
         return ("this install is damaged: reinstall lazy-artist-bench, or point --data-root at "
                 "an official copy")
-    return (f"replace it with the official file, leave out {copy.origin.split()[0]} to use the "
-            f"MNIST shipped with the suite, or pass {UNOFFICIAL_FLAG} to use this copy "
-            f"deliberately")
+    drop = "unset $BENCH_DATA_ROOT" if copy.origin.startswith("$") else "leave out --data-root"
+    return (f"replace it with the official file, {drop} to use the MNIST shipped with the "
+            f"suite, or pass {UNOFFICIAL_FLAG} to use this copy deliberately")
 
 
 @SOURCES.register("mnist")

@@ -80,7 +80,7 @@ def read_official(path: Path, expected: IdxFile, official: bool, fix: str) -> Ve
     return _read(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, expected, official, fix)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)   # two copies of four files
 def _read(path_text: str, size: int, mtime_ns: int, inode: int, expected: IdxFile,
           official: bool, fix: str) -> VerifiedArray:
     path = Path(path_text)
