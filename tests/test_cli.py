@@ -7,10 +7,15 @@ import json
 import sqlite3
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
 from bench.cli import main
+from bench.data import prepare_splits
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.datasets.digits import resolve_source
+from tests.conftest import copy_of_mnist
 
 TINY = ["--source", "mnist-5k", "--epochs", "1", "--set", "batch_size=64", "--device", "cpu",
         "--diagnostics", "none", "--no-keep-weights"]
@@ -210,29 +215,54 @@ def test_a_result_that_cannot_be_stored_is_kept_and_imported_later(tmp_path, cap
     assert record["status"] == "completed" and record["method"] == "erm"
 
 
-def test_missing_mnist_names_the_files_and_the_fix(tmp_path, capsys, monkeypatch):
-    import torchvision.datasets
+def _flip_pixels(content: bytearray) -> bytes:
+    content[16:16 + 784] = bytes(255 - b for b in content[16:16 + 784])
+    return content
 
-    def offline(*args, **kwargs):
-        raise OSError("no network")
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
-    (tmp_path / "empty" / "MNIST" / "raw").mkdir(parents=True)
-    code = main(["run", "--method", "erm", *TINY, "--source", "mnist", "--data-root",
-                 str(tmp_path / "empty"), "--store", str(tmp_path / "r.sqlite")])
+
+def _truncate_gz(raw) -> None:
+    path = raw / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:100000])
+
+
+@pytest.mark.parametrize("edits, damage, names", [
+    ({"train-images-idx3-ubyte": _flip_pixels}, None, "raw/train-images-idx3-ubyte"),
+    ({"t10k-labels-idx1-ubyte": lambda c: c[:8] + b"\xff" * (len(c) - 8)}, None,
+     "raw/t10k-labels-idx1-ubyte"),
+    ({}, _truncate_gz, "raw/train-images-idx3-ubyte.gz"),
+    ({"train-labels-idx1-ubyte": lambda c: None}, None, "train-labels-idx1-ubyte"),
+    (None, None, "{root}/MNIST/raw/train-images-idx3-ubyte[.gz]"),     # holds nothing
+    (None, None, "--data-root {root}x: no such folder"),               # a typo in the path
+])
+def test_bad_mnist_copies_are_one_line_naming_the_file_and_exit_2(tmp_path, capsys, edits,
+                                                                  damage, names):
+    root = tmp_path / "data"
+    root.mkdir()
+    if edits is not None:
+        copy_of_mnist(root, edits)
+    if damage is not None:
+        damage(root / "MNIST" / "raw")
+    data_root = f"{root}x" if "no such folder" in names else str(root)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code = main(["run", "--method", "erm", *TINY, "--source", "auto", "--data-root", data_root,
+                 "--store", str(tmp_path / "r.sqlite")])
     line = _one_line_error(capsys, code)
-    assert "train-images-idx3-ubyte" in line and "--source mnist-5k" in line
+    assert names.format(root=root) in line
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing made
 
 
-def test_corrupt_mnist_file_is_named(tmp_path, capsys):
-    raw = tmp_path / "data" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        (raw / name).write_bytes(b"\x00\x00\x08\x03garbage")
-    code = main(["run", "--method", "erm", *TINY, "--source", "mnist", "--data-root",
-                 str(tmp_path / "data"), "--store", str(tmp_path / "r.sqlite")])
-    line = _one_line_error(capsys, code)
-    assert "train-images-idx3-ubyte" in line and "corrupt" in line
+def test_an_unofficial_copy_runs_when_allowed_and_says_so(tmp_path, capsys):
+    copy_of_mnist(tmp_path, {"train-images-idx3-ubyte": _flip_pixels})
+    store = tmp_path / "r.sqlite"
+    argv = ["run", "--method", "erm", *TINY, "--source", "mnist", "--data-root", str(tmp_path),
+            "--store", str(store), "--allow-unofficial-data"]
+    source = resolve_source("mnist", tmp_path, allow_unofficial=True)
+    # Full-MNIST training is not what this test is about: the run trains on the tiny splits.
+    tiny = prepare_splits(ColoredMNISTSpec(source="mnist-5k"))
+    with mock.patch("bench.harness.prepare_splits", return_value=tiny):
+        assert main(argv) == 0
+    [record] = _records(store)
+    assert record["source"] == source and record["data"]["source"].startswith("mnist@unofficial-")
 
 
 def test_unwritable_store_path(tmp_path, capsys):

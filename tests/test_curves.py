@@ -75,11 +75,11 @@ def _load_script():
 @pytest.mark.parametrize("args, says", [
     (["--method", "jttt"], "did you mean"),
     (["--set", "lr=abc"], "lr expects a float"),
-    (["--source", "mnist", "--data-root", "{corrupt}"], "corrupt"),
+    (["--source", "mnist", "--data-root", "{corrupt}"], "is not the official"),
     (["--set", "lr=1e12", "--set", "epochs=1", "--set", "batch_size=256"], "not finite"),
 ])
 def test_the_script_refuses_bad_input_in_one_line(args, says, tmp_path, capsys):
-    raw = tmp_path / "MNIST" / "raw"   # corrupt files: an error without any download attempt
+    raw = tmp_path / "MNIST" / "raw"   # corrupt files: an error naming the first of them
     raw.mkdir(parents=True)
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):

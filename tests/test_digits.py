@@ -1,34 +1,28 @@
-"""Digit sources: the bundled mnist-5k split, and clear errors for missing or bad MNIST."""
+"""Digit sources: the embedded MNIST, verified copies under a data root, and mnist-5k."""
 from __future__ import annotations
 
-import os
-import struct
-from pathlib import Path
+import gzip
+import hashlib
+import warnings
 
 import pytest
 import torch
 
-from bench.datasets.digits import MNIST_FILES, load_digits, load_mnist, mnist_present
+from bench.datasets import digits as digits_module
+from bench.datasets.digits import (EMBEDDED_ROOT, MNIST, MNIST_FILES, load_digits, load_mnist,
+                                   resolve_source)
 from bench.errors import DataError
+from tests.conftest import copy_of_mnist
 
 
-def _real_mnist_root() -> Path | None:
-    for root in (os.environ.get("BENCH_DATA_ROOT"), "/work/shared/data",
-                 Path(__file__).resolve().parents[1].parent / "shared" / "data"):
-        if root and mnist_present(Path(root)):
-            return Path(root)
-    return None
+def _flip_pixels(content: bytearray) -> bytes:
+    content[16 + 784 * 5: 16 + 784 * 6] = bytes(255 - b for b in content[16 + 784 * 5: 16 + 784 * 6])
+    return content
 
 
-def _write_idx(path: Path, dims: tuple[int, ...], body: bytes, magic: int = 0x08) -> None:
-    header = bytes([0, 0, magic, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
-    path.write_bytes(header + body)
-
-
-def _fake_raw(root: Path) -> Path:
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    return raw
+def _labels_ff(content: bytearray) -> bytes:
+    content[8:] = b"\xff" * (len(content) - 8)
+    return content
 
 
 def test_mnist_5k_is_a_stratified_disjoint_4000_1000_split():
@@ -49,80 +43,119 @@ def test_mnist_5k_is_deterministic():
     assert torch.equal(a.train.labels, b.train.labels)
 
 
-def test_missing_files_name_the_files_and_the_fix(tmp_path):
-    _fake_raw(tmp_path)
-    with pytest.raises(DataError) as info:
-        load_mnist(tmp_path, download=False)
-    message = str(info.value)
-    for name in MNIST_FILES:
-        assert name in message
-    assert "--data-root" in message and "--source mnist-5k" in message
+def test_embedded_files_are_the_official_ones():
+    """The shipped .gz files match torchvision's published MD5s, and the SHA-256 checksums the
+    loader verifies are those of their contents: both tie the constants to the official files."""
+    from torchvision.datasets import MNIST as TorchvisionMNIST
+    raw = EMBEDDED_ROOT / "MNIST" / "raw"
+    for name, md5 in TorchvisionMNIST.resources:
+        assert hashlib.md5((raw / name).read_bytes()).hexdigest() == md5, name
+    for f in MNIST.files:
+        content = gzip.decompress((raw / f"{f.name}.gz").read_bytes())
+        assert hashlib.sha256(content).hexdigest() == f.sha256, f.name
 
 
-def test_failed_download_still_names_the_missing_files(tmp_path, monkeypatch):
-    import torchvision.datasets
-
-    def offline(*args, **kwargs):
-        raise OSError("network is unreachable\n(second line from the library)")
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
-    with pytest.raises(DataError) as info:
-        load_mnist(tmp_path, download=True)
-    assert "train-images-idx3-ubyte" in str(info.value)
-    assert "--source mnist-5k" in str(info.value)
-
-
-def _write_small_set(raw: Path, n_train: int = 60000) -> None:
-    _write_idx(raw / "train-images-idx3-ubyte", (n_train, 28, 28), bytes(n_train * 784))
-    _write_idx(raw / "train-labels-idx1-ubyte", (n_train,), bytes(n_train))
-    _write_idx(raw / "t10k-images-idx3-ubyte", (10000, 28, 28), bytes(10000 * 784))
-    _write_idx(raw / "t10k-labels-idx1-ubyte", (10000,), bytes(10000))
-
-
-def test_truncated_idx_file_is_named(tmp_path):
-    raw = _fake_raw(tmp_path)
-    _write_small_set(raw)
-    path = raw / "t10k-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:5000])              # cut short mid-download
-    with pytest.raises(DataError) as info:
-        load_mnist(tmp_path, download=False)
-    assert str(path) in str(info.value) and "corrupt" in str(info.value)
-
-
-def test_bad_magic_number_is_named(tmp_path):
-    raw = _fake_raw(tmp_path)
-    _write_small_set(raw)
-    path = raw / "train-labels-idx1-ubyte"
-    path.write_bytes(b"<html>404 not found</html>")
-    with pytest.raises(DataError, match="train-labels-idx1-ubyte.*corrupt"):
-        load_mnist(tmp_path, download=False)
-
-
-def test_wrong_number_of_images_is_reported(tmp_path):
-    raw = _fake_raw(tmp_path)
-    _write_small_set(raw, n_train=100)
-    with pytest.raises(DataError, match="incomplete"):
-        load_mnist(tmp_path, download=False)
-
-
-def test_gzipped_files_are_unpacked(tmp_path):
-    import gzip
-    raw = _fake_raw(tmp_path)
-    _write_small_set(raw)
-    for name in MNIST_FILES:
-        path = raw / name
-        (raw / (name + ".gz")).write_bytes(gzip.compress(path.read_bytes(), compresslevel=1))
-        path.unlink()
-    digits = load_mnist(tmp_path, download=False)
-    assert len(digits.train.labels) == 60000 and len(digits.test.labels) == 10000
-
-
-@pytest.mark.skipif(_real_mnist_root() is None, reason="no full MNIST copy on this machine")
-def test_real_mnist_files_load():
-    digits = load_mnist(_real_mnist_root(), download=False)
+def test_full_mnist_loads_offline_from_the_embedded_copy():
+    digits = load_digits("mnist")
+    assert digits.source == "mnist" and digits.fingerprint == MNIST.fingerprint()
     assert tuple(digits.train.images.shape) == (60000, 28, 28)
     assert tuple(digits.test.images.shape) == (10000, 28, 28)
-    assert torch.bincount(digits.test.labels).sum() == 10000
-    assert 0 < digits.train.images.float().mean() < 255
+    assert torch.bincount(digits.test.labels).tolist()[:2] == [980, 1135]
+    assert resolve_source("auto", None) == "mnist"
+
+
+def test_an_official_copy_under_a_data_root_is_the_same_source(tmp_path):
+    copy_of_mnist(tmp_path)
+    assert load_mnist(tmp_path).fingerprint == MNIST.fingerprint()
+    assert load_mnist(tmp_path / "MNIST" / "raw").source == "mnist"   # the folder itself
+
+
+@pytest.mark.parametrize("edits, culprit", [
+    ({"train-images-idx3-ubyte": _flip_pixels}, "train-images-idx3-ubyte"),
+    ({"t10k-labels-idx1-ubyte": _labels_ff}, "t10k-labels-idx1-ubyte"),
+    ({"t10k-images-idx3-ubyte": lambda c: c[:-1000]}, "t10k-images-idx3-ubyte"),
+])
+def test_a_copy_that_is_not_official_is_refused_naming_the_file(tmp_path, edits, culprit):
+    copy_of_mnist(tmp_path, edits)
+    with pytest.raises(DataError) as info:
+        resolve_source("mnist", tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "MNIST" / "raw" / culprit) in message
+    assert "expected" in message and "--allow-unofficial-data" in message
+
+
+def test_a_truncated_gz_with_no_uncompressed_file_is_named(tmp_path):
+    copy_of_mnist(tmp_path)
+    path = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:50000])
+    with pytest.raises(DataError, match="not a complete gzip file") as info:
+        resolve_source("mnist", tmp_path, allow_unofficial=True)
+    assert str(path) in str(info.value)
+
+
+def test_wrong_labels_in_a_deliberate_copy_are_named(tmp_path):
+    copy_of_mnist(tmp_path, {"train-labels-idx1-ubyte": _labels_ff})
+    with pytest.raises(DataError, match="holds label 255") as info:
+        resolve_source("mnist", tmp_path, allow_unofficial=True)
+    assert str(tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte") in str(info.value)
+
+
+def test_images_and_labels_of_different_lengths_are_named(tmp_path):
+    def drop_last_label(content: bytearray) -> bytes:
+        return content[:4] + (59999).to_bytes(4, "big") + content[8:-1]
+    copy_of_mnist(tmp_path, {"train-labels-idx1-ubyte": drop_last_label})
+    with pytest.raises(DataError, match="60000 images but train-labels-idx1-ubyte 59999"):
+        resolve_source("mnist", tmp_path, allow_unofficial=True)
+
+
+def test_a_deliberate_copy_is_recorded_as_unofficial_and_only_that_copy_serves_it(tmp_path):
+    copy_of_mnist(tmp_path / "a", {"train-images-idx3-ubyte": _flip_pixels})
+    source = resolve_source("mnist", tmp_path / "a", allow_unofficial=True)
+    assert source.startswith("mnist@unofficial-") and len(source) == len("mnist@unofficial-") + 12
+    digits = load_digits(source, tmp_path / "a")
+    assert digits.source == source and digits.fingerprint != MNIST.fingerprint()
+    assert digits.fingerprint.startswith(source.rsplit("-", 1)[1])
+    with pytest.raises(DataError, match="is not the copy this run was made with"):
+        load_digits(source, None)                       # the embedded (official) copy
+    assert resolve_source("mnist", None, allow_unofficial=True) == "mnist"
+
+
+def test_a_missing_file_is_named(tmp_path):
+    copy_of_mnist(tmp_path, {"t10k-labels-idx1-ubyte": lambda c: None})
+    with pytest.raises(DataError, match="lacks t10k-labels-idx1-ubyte"):
+        resolve_source("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("source", ["mnist", "auto"])
+def test_a_data_root_without_mnist_is_an_error_and_nothing_is_created_there(tmp_path, source):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    with pytest.raises(DataError, match=f"--data-root {empty} holds no MNIST"):
+        resolve_source(source, empty)
+    assert list(empty.iterdir()) == []
+    with pytest.raises(DataError, match="no such folder"):
+        resolve_source(source, tmp_path / "dat")
+    assert not (tmp_path / "dat").exists()
+
+
+def test_the_environment_root_is_as_explicit_as_the_flag(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_DATA_ROOT", str(tmp_path))
+    with pytest.raises(DataError, match=r"\$BENCH_DATA_ROOT=.* holds no MNIST"):
+        resolve_source("auto", None)
+
+
+def test_auto_falls_back_in_one_line_only_without_a_root_and_an_embedded_copy(tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setattr(digits_module, "EMBEDDED_ROOT", tmp_path)
+    with pytest.warns(UserWarning) as caught:
+        assert resolve_source("auto", None) == "mnist-5k"
+    [warning] = caught
+    assert "\n" not in str(warning.message) and "mnist-5k" in str(warning.message)
+    with pytest.raises(DataError, match="no MNIST is embedded"):
+        resolve_source("mnist", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_source("mnist-5k", None) == "mnist-5k"
 
 
 def test_mnist_5k_prefixes_hold_every_digit():

@@ -34,3 +34,11 @@ def test_ci_runs_the_readme_test_command():
     ci = (README.parent / ".ci" / "run").read_text()
     assert 'pip install -e ".[test]" && python -m pytest -q' in readme
     assert "python -m pytest -q" in ci and '-e ".[test]"' in ci
+
+
+def test_getting_started_gives_the_readme_main_job():
+    """The docs' quick start is the README's (once ERM there, JTT here: they drifted apart)."""
+    readme = README.read_text()
+    guide = (README.parent / "docs" / "getting-started.md").read_text()
+    main_job = re.search(r"pip install -e \. && (bench run [^#\n]*?)\s+#", readme).group(1)
+    assert re.search(rf"^{re.escape(main_job)}\s+#", guide, re.M), main_job

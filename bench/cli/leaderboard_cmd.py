@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
                         "beside the store, when a store is read)")
     p.add_argument("--data-root", type=Path, default=None,
                    help="folder holding MNIST/raw, for Grad-CAM figures of full-MNIST runs "
-                        "(default: $BENCH_DATA_ROOT or a user cache)")
+                        "(default: $BENCH_DATA_ROOT, else the MNIST shipped with the suite)")
     p.add_argument("--readme", type=Path, default=None,
                    help="also write the headline table into this file's "
                         "'<!-- leaderboard:start/end -->' block (e.g. README.md)")

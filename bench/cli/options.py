@@ -12,8 +12,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="colored", help="training dataset (default: colored)")
     p.add_argument("--source", default="auto",
                    help="digit source: auto (default), mnist or mnist-5k")
-    p.add_argument("--data-root", type=Path, default=None,
-                   help="folder holding MNIST/raw (default: $BENCH_DATA_ROOT or a user cache)")
+    add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=0.05,
                    help="share of training images in a random colour (default 0.05)")
     p.add_argument("--mode", choices=MODES, default="background", help="colouring mode")
@@ -23,6 +22,15 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--store", type=Path, default=None,
                    help="results database (default: $BENCH_STORE or runs/results.sqlite)")
+
+
+def add_digit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="folder holding MNIST/raw/ (default: $BENCH_DATA_ROOT, else the "
+                        "MNIST shipped with the suite)")
+    p.add_argument("--allow-unofficial-data", action="store_true",
+                   help="use a copy of MNIST whose checksums differ from the official files; "
+                        "its runs are recorded as source mnist@unofficial-<fingerprint>")
 
 
 def data_spec(args: argparse.Namespace, source: str) -> ColoredMNISTSpec:

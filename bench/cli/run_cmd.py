@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     check_train_step(args.train_step)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        source = resolve_source(args.source, args.data_root)
+        source = resolve_source(args.source, args.data_root, args.allow_unofficial_data)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     hook_options = HookOptions(diagnostics=args.diagnostics,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from bench.cli.options import check_ratio
+from bench.cli.options import add_digit_options, check_ratio
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import MODES, ColoredMNISTSpec
 from bench.datasets.digits import resolve_source
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("samples", help="save a PNG grid of example images from every split")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
     p.add_argument("--source", default="auto", help="digit source: auto, mnist or mnist-5k")
-    p.add_argument("--data-root", type=Path, default=None)
+    add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=0.05)
     p.add_argument("--mode", choices=MODES, default="background")
     p.add_argument("--jitter", type=float, default=0.0)
@@ -33,7 +33,7 @@ def first_of_each_digit(digits: torch.Tensor, images: torch.Tensor) -> torch.Ten
 
 def run(args: argparse.Namespace) -> int:
     check_ratio(args.conflict_ratio)
-    source = resolve_source(args.source, args.data_root)
+    source = resolve_source(args.source, args.data_root, args.allow_unofficial_data)
     spec = ColoredMNISTSpec(source=source, conflict_ratio=args.conflict_ratio, mode=args.mode,
                             jitter=args.jitter, seed=args.seed)
     splits = prepare_splits(spec, data_root=args.data_root)

@@ -125,7 +125,7 @@ def sweep(args: argparse.Namespace) -> int:
     data_root = Path(grid.data_root) if grid.data_root else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        source = resolve_source(grid.source, data_root)
+        source = resolve_source(grid.source, data_root, args.allow_unofficial_data)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     jobs = expand(grid, source)

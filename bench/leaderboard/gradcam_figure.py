@@ -70,8 +70,8 @@ class GradCAMPair:
 
 @dataclass(frozen=True)
 class WeightSource:
-    """Where kept weights and the digit files are (``data_root`` None: $BENCH_DATA_ROOT or
-    the user cache, as for ``bench run``)."""
+    """Where kept weights and the digit files are (``data_root`` None: $BENCH_DATA_ROOT, else
+    the MNIST shipped with the suite, as for ``bench run``)."""
     weights_dir: Path
     data_root: Path | None = None
     cache_dir: Path | None = None
