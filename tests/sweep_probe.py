@@ -4,7 +4,6 @@ name (``Job.method_module``), so the tests folder must be importable there (it i
 ``sys.path`` under pytest; the Ray test puts it on ``PYTHONPATH``)."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -41,10 +40,7 @@ class SweepProbe(Method):
             raise DataError("probe asked for missing data")
         if crash == "exit":
             os._exit(3)
-        small = copy.copy(ctx.train)
-        n = self.hparams.limit
-        small.images, small.digits, small._colors = (ctx.train.images[:n], ctx.train.digits[:n],
-                                                     ctx.train._colors[:n])
+        small = ctx.train.head(self.hparams.limit)
         h = self.hparams
         return train(ctx.new_model(), dataclasses.replace(ctx, train=small),
                      SGDConfig(h.epochs, h.batch_size, h.lr, 0.0, 0.0))

@@ -156,7 +156,8 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
     for spec_hash, recs in groups.items():
         recs = sorted(recs, key=lambda r: r.seed)
         spec = recs[0].spec
-        rows.append(Row(labels[spec_hash], spec.method, spec_hash, recs[0].supervision,
+        supervision = catalog.supervision(spec.method, recs[0].supervision)
+        rows.append(Row(labels[spec_hash], spec.method, spec_hash, supervision,
                         catalog.is_reference(spec.method), recs,
                         catalog.non_default(spec.method, spec.hparams)))
     rank_rows(rows)
