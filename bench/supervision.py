@@ -1,10 +1,18 @@
-"""What bias labels a method may read, and the guarded views that enforce it.
+"""What bias information a method may use, and the guarded views that enforce part of it.
 
 A method *declares* its supervision; the harness hands it views of the data that withhold
-everything else. Reading a withheld label raises :class:`SupervisionError`.
+the colour labels it did not declare. What the guard prevents: reading a withheld label
+(``view.colors``, ``view.groups``) raises :class:`SupervisionError`; a view built without
+labels holds none (no private copy to reach), and its visibility is fixed when the harness
+builds it (``bias_visible`` cannot be set). What it cannot prevent: a method that recovers the
+colour from the pixels (the palette is public, and the background colour is plain to see),
+or one written to use how the bias was painted. It is a guard against accidents, not a
+barrier against a determined author; :attr:`Supervision.BIAS_FORM` is the honest label for
+methods that use knowledge of the bias's form without its labels.
 """
 from __future__ import annotations
 
+import copy
 from enum import Enum
 
 import torch
@@ -15,6 +23,9 @@ from bench.datasets.colored_mnist import Split
 
 class Supervision(str, Enum):
     NONE = "none"
+    # No bias labels, but built on knowing how the bias was painted (e.g. ``decolorize``
+    # inverts the background-colour painting): ranked apart from methods that know nothing.
+    BIAS_FORM = "knowledge of the bias's form"
     VAL_BIAS = "bias labels on validation"
     TRAIN_BIAS = "bias labels on train"   # implies validation bias labels too
 
@@ -29,31 +40,46 @@ class Supervision(str, Enum):
         accuracy: with 100 (digit, colour) groups the ~6,000 validation images leave ~3 per
         conflicting group (0-1 on mnist-5k), so the worst group scores 0 at every epoch and the
         rule degenerates to "keep epoch 1"."""
-        return "val_acc" if self is Supervision.NONE else "val_conflicting_acc"
+        return "val_acc" if self.reads_no_labels else "val_conflicting_acc"
+
+    @property
+    def reads_no_labels(self) -> bool:
+        return self in (Supervision.NONE, Supervision.BIAS_FORM)
 
 
 class SplitView:
     """A split as a method sees it: float images and digits on the run's device, and colour
-    labels (the bias attribute) only when the method's supervision allows them."""
+    labels (the bias attribute) only when the method's supervision allows them. A view
+    without them holds no copy of them at all, and visibility is read-only."""
 
     def __init__(self, split: Split, device: torch.device, bias_visible: bool,
                  images: torch.Tensor | None = None):
         self.name = split.name
         self.images = images if images is not None else to_float_images(split.images, device)
         self.digits = split.digits.to(device)
-        self._colors = split.colors.to(device)
-        self.bias_visible = bias_visible
+        self._labels = split.colors.to(device) if bias_visible else None
 
     def __len__(self) -> int:
         return len(self.digits)
 
     @property
+    def bias_visible(self) -> bool:
+        return self._labels is not None
+
+    def head(self, n: int) -> "SplitView":
+        """The first ``n`` images, with the same visibility (for tests and probes)."""
+        view = copy.copy(self)
+        view.images, view.digits = self.images[:n], self.digits[:n]
+        view._labels = None if self._labels is None else self._labels[:n]
+        return view
+
+    @property
     def colors(self) -> torch.Tensor:
-        if not self.bias_visible:
+        if self._labels is None:
             raise SupervisionError(
                 f"colour labels of the {self.name!r} split are withheld: the method's declared "
                 f"supervision does not include them (declare a stronger supervision to read them)")
-        return self._colors
+        return self._labels
 
     @property
     def groups(self) -> torch.Tensor:

@@ -64,7 +64,7 @@ class AblateTextureHparams(SGDHparams):
 @METHODS.register("ablate-texture")
 class AblateTexture(Method):
     Hparams = AblateTextureHparams
-    supervision = Supervision.NONE
+    supervision = Supervision.BIAS_FORM   # decolorize: knows how the colour was painted
     reference = "seed report: automated unit probing of the 16 pooled neurons (3% -> 14%)"
     summary = "ERM, then zero the pooled units that respond to colour texture over digits"
 

@@ -76,7 +76,7 @@ class GreyscaleHparams(SGDHparams):
 @METHODS.register("greyscale")
 class Greyscale(Method):
     Hparams = GreyscaleHparams
-    supervision = Supervision.NONE      # no bias labels; a different (colour-free) input
+    supervision = Supervision.BIAS_FORM   # no bias labels, but decolorize inverts the painting
     is_reference_model = True
     reference = "reference: the backbone's shape-only accuracy (seed report's greyscale test)"
     summary = "ERM on the training digits with the colour removed"

@@ -4,7 +4,6 @@ name (``Job.method_module``), so the tests folder must be importable there (it i
 ``sys.path`` under pytest; the Ray test puts it on ``PYTHONPATH``)."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import time
@@ -49,10 +48,7 @@ class SweepProbe(Method):
                 Path(marks, str(os.getpid())).write_text("hanging")
             while True:
                 time.sleep(1)
-        small = copy.copy(ctx.train)
-        n = self.hparams.limit
-        small.images, small.digits, small._colors = (ctx.train.images[:n], ctx.train.digits[:n],
-                                                     ctx.train._colors[:n])
+        small = ctx.train.head(self.hparams.limit)
         h = self.hparams
         return train(ctx.new_model(), dataclasses.replace(ctx, train=small),
                      SGDConfig(h.epochs, h.batch_size, h.lr, 0.0, 0.0))

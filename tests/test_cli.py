@@ -101,6 +101,7 @@ def test_list_shows_methods_datasets_sources(capsys):
     out = capsys.readouterr().out
     for word in ("erm", "conflicting", "mnist-5k", "baseline"):
         assert word in out
+    assert "knowledge of the bias's form" in " ".join(out.split())   # greyscale's class
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.diagnostics.pgd import (PGDSettings, eps_to_flip, pgd_flips, run_pgd,
-                                   sample_positions, summarise)
+from bench.diagnostics.pgd import (PGDSettings, attack_loss, eps_to_flip, pgd_flips, run_pgd,
+                                   sample_positions, summarise, summarise_correct)
 from bench.evaluate import predict
 from bench.method import make_method
 from bench.methods.erm import ERM
@@ -98,3 +98,48 @@ def test_run_reports_every_metric_and_leaves_the_model_in_train_mode(trained, ti
             assert f"eps_to_flip_{split}{suffix}" in out
     assert model.training
     model.eval()
+
+
+def test_the_correct_images_summary_keeps_only_right_answers(images):
+    class FirstDigitIsRight(nn.Module):
+        def forward(self, x):   # always predicts digit 0
+            return torch.zeros(len(x), 10).index_fill_(1, torch.tensor([0]), 1.0)
+    eps = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    flipped = torch.tensor([True, True, True, False])
+    digits = torch.tensor([0, 5, 0, 0])
+    out = summarise_correct(FirstDigitIsRight(), images[:4], digits, eps, flipped, "c")
+    assert out["c_n"] == 3.0
+    assert out["c"] == pytest.approx(0.3)                 # median of 0.1, 0.3, 0.4
+    assert out["c_unflipped_share"] == pytest.approx(1 / 3)
+    none_right = summarise_correct(FirstDigitIsRight(), images[:4], torch.tensor([1, 2, 3, 4]),
+                                   eps, flipped, "c")
+    assert none_right == {"c_n": 0.0}
+
+
+def test_the_run_reports_the_correct_images_population(trained, tiny_splits):
+    model, ctx = trained
+    settings = dataclasses.replace(PGDSettings(), sample_per_split=6, bisection_steps=2, steps=2)
+    out = run_pgd(model, tiny_splits, ctx, settings)
+    for split in ("aligned", "conflicting"):
+        assert 0 <= out[f"eps_to_flip_{split}_correct_n"] <= 6
+        if out[f"eps_to_flip_{split}_correct_n"]:
+            assert f"eps_to_flip_{split}_correct_q90" in out
+
+
+def test_margin_loss_by_hand_and_unknown_losses_refused():
+    logits = torch.tensor([[2.0, 5.0, 1.0], [0.0, -1.0, 3.0]])
+    target = torch.tensor([1, 0])
+    # (2 - 5) + (3 - 0)
+    assert attack_loss(logits, target, "margin").item() == pytest.approx(0.0)
+    assert attack_loss(logits[:1], target[:1], "margin").item() == pytest.approx(-3.0)
+    with pytest.raises(ValueError, match="unknown attack loss"):
+        attack_loss(logits, target, "hinge")
+
+
+def test_a_margin_attack_finds_flips_too(trained, images):
+    model, _ = trained
+    settings = PGDSettings(steps=5, bisection_steps=4)
+    eps, flipped = eps_to_flip(model, images, settings, loss="margin")
+    assert flipped.all()
+    assert pgd_flips(model, images, predict(model, images).clone(), eps, settings,
+                     loss="margin").all()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.leaderboard import pages
 from bench.leaderboard.catalog import MethodCatalog
-from bench.leaderboard.sources import merge, read_jsonl
+from bench.leaderboard.sources import failures, merge, read_jsonl
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
@@ -25,7 +25,8 @@ CATALOG = MethodCatalog({"erm": ERM, "greyscale": ERM, "group-balanced": ERM,
 
 
 def render():
-    records = merge(read_jsonl(DATA / "leaderboard_records.jsonl"), [])
+    everything = read_jsonl(DATA / "leaderboard_records.jsonl")
+    records = merge(everything, []) + failures(everything, [])
     return pages.render(records, CATALOG, COMMAND)
 
 

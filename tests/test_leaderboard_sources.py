@@ -8,7 +8,8 @@ import pytest
 from bench.cli import main
 from bench.errors import DataError
 from bench.leaderboard.protocol import protocol_of
-from bench.leaderboard.sources import conflicts, export, merge, read_jsonl, read_records_dir
+from bench.leaderboard.sources import (conflicts, export, failures, merge, read_jsonl,
+                                     read_records_dir)
 from bench.store import Store
 
 FIXTURE = Path(__file__).parent / "data" / "leaderboard_records.jsonl"
@@ -72,6 +73,22 @@ def test_leaderboard_writes_into_the_users_folder_and_reports_conflicts(records,
     assert "{" not in page.split("## Environment")[0].split("```")[0]   # no JSON in labels
 
 
+def test_failures_are_kept_apart_until_their_seed_completes(records):
+    failed = [r for r in records if r.status == "failed"]
+    assert {r.key for r in failures(records, [])} == {r.key for r in failed}
+    rerun = read_jsonl(FIXTURE)[[r.status for r in records].index("failed")]
+    rerun.status, rerun.metrics = "completed", {"acc_conflicting": 0.5}
+    assert rerun.key not in {r.key for r in failures(records, [rerun])}
+
+
+def test_export_keeps_failed_runs_so_committed_pages_count_them(records, tmp_path):
+    folder = tmp_path / "records"
+    export(records, folder, lambda r: protocol_of(r).slug)
+    stored = read_records_dir(folder)
+    assert {r.key for r in stored if r.status == "failed"} == {
+        r.key for r in records if r.status == "failed"}
+
+
 def test_a_bad_line_names_its_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(FIXTURE.read_text().splitlines()[0] + "\n{not json\n")
@@ -84,7 +101,7 @@ def test_export_merges_into_protocol_files_without_store_ids(records, tmp_path):
     written = export(records[:5], folder, lambda r: protocol_of(r).slug)
     again = export(records[3:8], folder, lambda r: protocol_of(r).slug)
     assert written and set(written) <= set(again) | set(written)
-    keys = {r.key for r in read_records_dir(folder)}
+    keys = {r.key for r in read_records_dir(folder) if r.status == "completed"}
     assert keys == {r.key for r in records[:8] if r.status == "completed"}
     assert all(json.loads(line)["id"] is None
                for p in folder.glob("*.jsonl") for line in p.read_text().splitlines())

@@ -51,3 +51,60 @@ def test_a_single_seed_has_no_spread_or_interval():
     assert s.n == 1 and s.mean == 0.42
     assert math.isnan(s.std) and math.isnan(s.ci_low) and math.isnan(s.ci_high)
     assert summarize([]).n == 0 and math.isnan(summarize([]).mean)
+
+
+def test_paired_comparison_matches_scipy_and_uses_only_shared_seeds():
+    from scipy.stats import ttest_rel
+    from bench.leaderboard.stats import compare
+    a = {0: 0.90, 1: 0.80, 2: 0.85, 3: 0.95, 9: 0.1}
+    b = {0: 0.88, 1: 0.79, 2: 0.80, 3: 0.94, 7: 0.9}
+    test = compare(a, b)
+    expected = ttest_rel([0.90, 0.80, 0.85, 0.95], [0.88, 0.79, 0.80, 0.94])
+    assert test.test == "paired t" and test.n == 4
+    assert abs(test.p_value - expected.pvalue) < 1e-12
+    assert abs(test.mean_diff - 0.0225) < 1e-12
+
+
+def test_without_shared_seeds_the_comparison_is_welch():
+    from scipy.stats import ttest_ind
+    from bench.leaderboard.stats import compare
+    a, b = {0: 0.9, 1: 0.8, 2: 0.85}, {5: 0.6, 6: 0.7}
+    test = compare(a, b)
+    expected = ttest_ind([0.9, 0.8, 0.85], [0.6, 0.7], equal_var=False)
+    assert test.test == "Welch t" and abs(test.p_value - expected.pvalue) < 1e-12
+
+
+def test_rows_with_one_seed_each_cannot_be_separated():
+    from bench.leaderboard.stats import compare
+    test = compare({0: 0.9}, {0: 0.1, 1: None})
+    assert test.test == "none" and not test.significant()
+
+
+def test_identical_differences_are_certain_and_zero_differences_are_not():
+    from bench.leaderboard.stats import compare
+    assert compare({0: 0.5, 1: 0.6}, {0: 0.4, 1: 0.5}).p_value == 0.0
+    assert compare({0: 0.5, 1: 0.6}, {0: 0.5, 1: 0.6}).p_value == 1.0
+
+
+def test_gap_statistic_by_hand():
+    from bench.leaderboard.stats import gap_statistic
+    # split 0, 1, 2 | 10: gap 8; within: ss = 2 over n - 2 = 2 -> sd 1
+    assert gap_statistic([10, 0, 2, 1]) == 8.0
+    assert gap_statistic([0.3, 0.3, 0.3, 0.3]) == 0.0
+
+
+def test_bimodal_and_heavy_tailed_seeds_are_spotted_and_normal_ones_mostly_not():
+    import numpy as np
+    from bench.leaderboard.stats import GAP_LEVEL, is_clumped
+    assert is_clumped([0.0, 0.029, 0.0, 0.779, 0.008])          # LfF's five seeds
+    assert is_clumped([0.0, 0.01, 0.02, 0.80, 0.81])             # two clumps
+    assert not is_clumped([0.949, 0.951, 0.945, 0.953, 0.947])
+    assert not is_clumped([0.0, 0.5, 0.9])                       # too few seeds to tell
+    rng = np.random.default_rng(123)
+    rate = np.mean([is_clumped(rng.normal(0.8, 0.02, 5)) for _ in range(2000)])
+    assert rate < 3 * GAP_LEVEL
+
+
+def test_median_and_iqr():
+    from bench.leaderboard.stats import median_iqr
+    assert median_iqr([0.0, 0.029, 0.0, 0.779, 0.008, None]) == (0.008, 0.0, 0.029)

@@ -4,7 +4,8 @@ from bench.leaderboard import pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.published import SEED_REPORT
-from bench.leaderboard.tables import COLUMNS, build_rows, format_cell, render_table
+from bench.leaderboard.tables import (COLUMNS, build_rows, format_cell, render_table,
+                                      value_cell)
 from bench.leaderboard.stats import summarize
 from bench.record import RunRecord, RunSpec
 
@@ -25,14 +26,89 @@ def by_label(rows):
     return {r.label: r for r in rows}
 
 
-def test_ranks_are_per_supervision_class_and_ties_share_a_rank():
-    records = [rec("erm", 0, 0.05), rec("jtt", 0, 0.80), rec("kmeans", 0, 0.80),
-               rec("lff", 0, 0.70), rec("groupdro", 0, 0.60, "bias labels on train")]
+def _seeds(method, accs, supervision="none", **kw):
+    return [rec(method, s, a, supervision, **kw) for s, a in enumerate(accs)]
+
+
+def test_ranks_are_per_supervision_class_and_unseparated_rows_share_a_rank():
+    records = (_seeds("erm", [0.05, 0.06, 0.04, 0.05, 0.05])
+               + _seeds("jtt", [0.80, 0.82, 0.79, 0.81, 0.80])
+               + _seeds("kmeans", [0.81, 0.80, 0.80, 0.80, 0.81])      # within noise of jtt
+               + _seeds("lff", [0.70, 0.71, 0.69, 0.70, 0.72])
+               + _seeds("groupdro", [0.60, 0.61, 0.60, 0.62, 0.60], "bias labels on train"))
     rows = by_label(build_rows(records, CATALOG))
     assert (rows["jtt"].rank, rows["kmeans"].rank) == (1, 1)
+    assert rows["jtt"].shared_rank and not rows["lff"].shared_rank
     assert rows["lff"].rank == 3 and rows["erm"].rank == 4
     # groupdro reads bias labels: ranked in its own class, not behind the unsupervised ones
     assert rows["groupdro"].rank == 1
+    table = render_table(build_rows(records, CATALOG))
+    assert "| =1 " in table and "| 3 " in table
+
+
+def test_a_consistent_paired_difference_separates_rows_that_overlap_unpaired():
+    # seed difficulty varies a lot, but jtt beats kmeans by 1 point on every seed
+    base = [0.60, 0.90, 0.70, 0.80, 0.65]
+    records = _seeds("jtt", [b + 0.01 for b in base]) + _seeds("kmeans", base)
+    rows = by_label(build_rows(records, CATALOG))
+    assert (rows["jtt"].rank, rows["kmeans"].rank) == (1, 2)
+    # the same numbers on different seeds are not paired, and Welch's test cannot separate them
+    shifted = [rec("kmeans", s + 10, a) for s, a in enumerate(base)]
+    rows = by_label(build_rows(_seeds("jtt", [b + 0.01 for b in base]) + shifted, CATALOG))
+    assert (rows["jtt"].rank, rows["kmeans"].rank) == (1, 1)
+
+
+def test_a_row_of_one_seed_is_shown_but_not_ranked():
+    records = [rec("erm", 0, 0.05)] + _seeds("jtt", [0.80, 0.81])
+    rows = by_label(build_rows(records, CATALOG))
+    assert rows["erm"].rank is None and rows["jtt"].rank == 1 and not rows["jtt"].shared_rank
+
+
+def test_a_bimodal_row_shows_median_iqr_and_every_seed():
+    records = _seeds("lff", [0.0, 0.029, 0.0, 0.779, 0.008]) + _seeds("erm", [0.5, 0.52, 0.49,
+                                                                               0.51, 0.5])
+    rows = by_label(build_rows(records, CATALOG))
+    column = next(c for c in COLUMNS if c.metric == "acc_conflicting")
+    assert value_cell(rows["lff"], column) == (
+        "median 0.80, IQR [0.00, 2.90]; per seed 0.00, 2.90, 0.00, 77.90, 0.80")
+    assert value_cell(rows["erm"], column).startswith("50.40 ± 1.14 [")
+
+
+def test_every_row_counts_its_failed_runs_and_a_rerun_cancels_a_failure():
+    records = _seeds("erm", [0.05, 0.06, 0.05])
+    failed = rec("erm", 3, 0.0)
+    failed.status, failed.metrics = "failed", {}
+    rerun_failure = rec("erm", 0, 0.0)
+    rerun_failure.status, rerun_failure.metrics = "failed", {}
+    rows = build_rows(records + [failed, rerun_failure], CATALOG)
+    assert rows[0].failed == 1
+    header, _, line = render_table(rows).splitlines()[:3]
+    assert [c.strip() for c in header.split("|")][1:6] == ["rank", "method", "supervision",
+                                                            "seeds", "failed"]
+    assert [c.strip() for c in line.split("|")][4:6] == ["3", "1"]
+
+
+def test_a_spec_whose_every_run_failed_is_named_on_its_page():
+    records = _seeds("erm", [0.05, 0.06])
+    failed = rec("jtt", 0, 0.0)
+    failed.status, failed.metrics, failed.error = "failed", {}, "FloatingPointError: NaN"
+    rows = build_rows(records + [failed], CATALOG)
+    lines = pages.failed_only_lines(rows, [failed])
+    assert any("`jtt`" in line and "1 run failed" in line and "NaN" in line for line in lines)
+
+
+def test_the_headline_table_leaves_out_the_llc_column():
+    rows = build_rows(_seeds("erm", [0.05, 0.06], llc=2.0), CATALOG)
+    assert "| LLC " in render_table(rows)
+    assert "LLC" not in render_table(rows, headline=True)
+
+
+def test_knowledge_of_the_bias_form_is_its_own_class():
+    form = "knowledge of the bias's form"
+    records = _seeds("erm", [0.05, 0.06, 0.05]) + _seeds("ablate", [0.2, 0.25, 0.22], form)
+    rows = by_label(build_rows(records, CATALOG))   # ablate would beat erm in one class
+    assert rows["erm"].rank == 1 and rows["ablate"].rank == 1
+    assert [r.label for r in build_rows(records, CATALOG)] == ["erm", "ablate"]
 
 
 def test_references_are_shown_last_and_not_ranked():

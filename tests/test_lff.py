@@ -52,3 +52,15 @@ def test_relative_difficulty_is_high_where_the_biased_model_fails():
                                  debiased.class_normalised(everyone))
     assert weight[2].item() == pytest.approx(1 / (1 + 0.6 / 0.9), abs=1e-6)
     assert weight[2] > 0.5 and (weight[:2] < 0.05).all()
+
+
+def test_the_paper_variant_is_its_own_method_with_the_published_settings():
+    from bench.methods.lff import LfF, LfFPaper
+    from bench.registry import METHODS
+    paper = METHODS.get("lff-paper")
+    assert paper is LfFPaper and issubclass(paper, LfF)
+    hp = paper.Hparams()
+    assert (hp.optimizer, hp.lr, hp.batch_size, hp.epochs) == ("adam", 1e-3, 256, 100)
+    assert (hp.q, hp.ema_alpha, hp.weight_decay) == (0.7, 0.7, 0.0)
+    seed = METHODS.get("lff").Hparams()
+    assert (seed.optimizer, seed.lr, seed.batch_size, seed.epochs) == ("sgd", 0.1, 16, 10)

@@ -9,8 +9,8 @@ from bench.leaderboard import gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.readme_block import update_readme
-from bench.leaderboard.sources import (RECORDS_DIR, conflicts, describe_conflict, export, merge,
-                                       read_records_dir, read_store)
+from bench.leaderboard.sources import (RECORDS_DIR, conflicts, describe_conflict, export,
+                                       load_failures, merge, read_records_dir, read_store)
 from bench.store import default_store_path
 from bench.weights import weights_dir_for
 
@@ -119,11 +119,13 @@ def run(args: argparse.Namespace) -> int:
                          f"--export to commit them\n")
     if not args.no_figures:
         draw_gradcam_figures(args, store_path, records)
-    rendered, planned = pages.render(records, MethodCatalog.from_registry(),
+    failed = load_failures(store_path, args.records)   # counted in the rows, not shown
+    rendered, planned = pages.render(records + failed, MethodCatalog.from_registry(),
                                      regenerate_command(args), figures_in=args.out)
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     catalog = MethodCatalog.from_registry()
-    if args.readme and update_readme(args.readme, records, catalog, args.out.as_posix()):
+    if args.readme and update_readme(args.readme, records + failed, catalog,
+                                     args.out.as_posix()):
         print(f"updated the headline table in {args.readme}")
     print(f"{len(records)} completed runs, {len(rendered) - 1} protocol page(s): "
           f"wrote {len(written)} file(s) under {args.out}")

@@ -5,6 +5,14 @@ every image gets a number, correct or not: a colour reader that already misreads
 image is still asked how hard it is to change its mind. Per image we bisect ε on a log scale
 between ``eps_min`` and ``eps_max`` (relative precision, so small and large ε are found equally
 well); all images of a batch are bisected together, each with its own ε, as tensor ops.
+
+Two populations are reported. On *all* sampled images (``eps_to_flip_<split>``) a method that
+misreads most conflicting images is measured mostly on wrong predictions, another mostly on
+right ones, so the medians compare different things. On the images the model classifies
+*correctly* (``eps_to_flip_<split>_correct``, with ``_correct_n`` images) every method is asked
+the same question: how far must the input move to break a right answer. The leaderboard shows
+the latter. The attack is a bisection of a 10-step PGD, an upper bound on the true ε; how much
+a stronger attack lowers it is measured by ``scripts/attack_strength.py`` (docs/diagnostics.md).
 """
 from __future__ import annotations
 
@@ -43,18 +51,35 @@ class PGDSettings:
     seed: int = 0
 
 
-def _gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
-                                                                               torch.Tensor]:
-    """Input gradient of the cross-entropy to ``target``, and the current predictions."""
+LOSSES = ("ce", "margin")
+
+
+def attack_loss(logits: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """What the attack ascends: the cross-entropy to ``target`` ("ce"), or the margin
+    ``max_{j != target} z_j - z_target`` ("margin", Carlini & Wagner), which keeps pushing
+    once the softmax saturates. Summed over the batch."""
+    if loss == "ce":
+        return F.cross_entropy(logits, target, reduction="sum")
+    if loss == "margin":
+        own = logits.gather(1, target[:, None]).squeeze(1)
+        others = logits.scatter(1, target[:, None], float("-inf")).max(1).values
+        return (others - own).sum()
+    raise ValueError(f"unknown attack loss {loss!r}; use one of {', '.join(LOSSES)}")
+
+
+def _gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
+              loss: str = "ce") -> tuple[torch.Tensor, torch.Tensor]:
+    """Input gradient of the attack loss for ``target``, and the current predictions."""
     x = x.detach().requires_grad_(True)
     logits = model(x)
-    loss = F.cross_entropy(logits, target, reduction="sum")
+    loss = attack_loss(logits, target, loss)
     grad, = torch.autograd.grad(loss, x)
     return grad, logits.detach().argmax(1)
 
 
 def pgd_flips(model: nn.Module, images: torch.Tensor, target: torch.Tensor, eps: torch.Tensor,
-              settings: PGDSettings, generator: torch.Generator | None = None) -> torch.Tensor:
+              settings: PGDSettings, generator: torch.Generator | None = None,
+              loss: str = "ce") -> torch.Tensor:
     """Whether an L∞ PGD attack of radius ``eps`` (one per image) makes the model predict
     anything but ``target``: sign steps of ``step_ratio * eps / steps``, projection onto the
     ε-ball and onto [0, 1]. Returns a bool tensor (N,). The model should be in eval mode."""
@@ -67,7 +92,7 @@ def pgd_flips(model: nn.Module, images: torch.Tensor, target: torch.Tensor, eps:
             noise = torch.rand(images.shape, generator=generator).to(images) * 2 - 1
             x = (images + noise * radius).clamp(0, 1)
         for _ in range(settings.steps):
-            grad, pred = _gradient(model, x, target)
+            grad, pred = _gradient(model, x, target, loss)
             flipped |= pred != target
             x = x + alpha * grad.sign()
             x = torch.max(torch.min(x, images + radius), images - radius).clamp(0, 1)
@@ -77,9 +102,11 @@ def pgd_flips(model: nn.Module, images: torch.Tensor, target: torch.Tensor, eps:
 
 
 def eps_to_flip(model: nn.Module, images: torch.Tensor, settings: PGDSettings,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                generator: torch.Generator | None = None,
+                loss: str = "ce") -> tuple[torch.Tensor, torch.Tensor]:
     """Per image: the smallest ε found to flip the current prediction (``eps_max`` when none
-    does) and whether it flipped at all. Images on the model's device, float in [0, 1]."""
+    does) and whether it flipped at all. Images on the model's device, float in [0, 1].
+    ``loss``: the attack's objective (:func:`attack_loss`); the diagnostic uses "ce"."""
     was_training = model.training
     model.eval()
     eps_out, flipped_out = [], []
@@ -89,13 +116,13 @@ def eps_to_flip(model: nn.Module, images: torch.Tensor, settings: PGDSettings,
             target = predict(model, x).clone()   # clone: an inference tensor cannot enter autograd
             n = len(x)
             hi = torch.full((n,), settings.eps_max, device=x.device)
-            ever = pgd_flips(model, x, target, hi, settings, generator)
+            ever = pgd_flips(model, x, target, hi, settings, generator, loss)
             # Bisect log ε: lo never flipped, hi flipped (for images that flip at eps_max).
             log_lo = torch.full((n,), math.log(settings.eps_min), device=x.device)
             log_hi = hi.log()
             for _ in range(settings.bisection_steps):
                 mid = (log_lo + log_hi) / 2
-                now = pgd_flips(model, x, target, mid.exp(), settings, generator)
+                now = pgd_flips(model, x, target, mid.exp(), settings, generator, loss)
                 log_hi = torch.where(now, mid, log_hi)
                 log_lo = torch.where(now, log_lo, mid)
             eps = torch.where(ever, log_hi.exp(), torch.full_like(hi, settings.eps_max))
@@ -132,4 +159,17 @@ def run_pgd(model: nn.Module, splits, ctx, settings: PGDSettings) -> dict[str, f
         images = to_float_images(split.images[index], ctx.device)
         eps, flipped = eps_to_flip(model, images, settings, generator)
         out.update(summarise(eps, flipped, f"eps_to_flip_{name}"))
+        out.update(summarise_correct(model, images, split.digits[index], eps, flipped,
+                                     f"eps_to_flip_{name}_correct"))
+    return out
+
+
+def summarise_correct(model: nn.Module, images: torch.Tensor, digits: torch.Tensor,
+                      eps: torch.Tensor, flipped: torch.Tensor, prefix: str) -> dict[str, float]:
+    """:func:`summarise` over the images the model classifies correctly, and their count
+    (``<prefix>_n``; no quantiles when there are none)."""
+    correct = (predict(model, images) == digits.to(images.device)).cpu()
+    out = {f"{prefix}_n": float(correct.sum())}
+    if correct.any():
+        out.update(summarise(eps.cpu()[correct], flipped.cpu()[correct], prefix))
     return out

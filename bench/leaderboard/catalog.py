@@ -1,5 +1,8 @@
 """What the leaderboard needs to know about methods: default hyperparameters (to label
-variants and reconstruct ``--set`` overrides) and which methods are reference models.
+variants and reconstruct ``--set`` overrides), which methods are reference models, and each
+method's current supervision class (a record keeps the string it was run under; when a
+method is reclassified, e.g. ``greyscale`` to "knowledge of the bias's form", its old records
+are shown under the new class without rewriting them or their spec hashes).
 
 Built from the registry in normal use; tests pass a fixed catalog so that golden files do
 not change when a method's defaults do.
@@ -20,23 +23,29 @@ KNOWN_REFERENCES = frozenset({"greyscale", "group-balanced"})
 class MethodCatalog:
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     references: frozenset[str] = frozenset()
+    supervisions: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_registry(cls) -> "MethodCatalog":
         from bench.registry import METHODS
-        defaults, references = {}, set()
+        defaults, references, supervisions = {}, set(), {}
         for name, method in METHODS.items():
+            supervisions[name] = method.supervision.value
             # Through JSON, as stored records are (tuples become lists), so equal compares equal.
             defaults[name] = json.loads(json.dumps(dataclasses.asdict(method.Hparams()),
                                                    default=str))
             if getattr(method, "is_reference_model", False):
                 references.add(name)
-        return cls(defaults, frozenset(references))
+        return cls(defaults, frozenset(references), supervisions)
 
     def is_reference(self, method: str) -> bool:
         if method in self.defaults:
             return method in self.references
         return method in KNOWN_REFERENCES
+
+    def supervision(self, method: str, recorded: str) -> str:
+        """The method's current declaration; the record's own when the method is unknown."""
+        return self.supervisions.get(method, recorded)
 
     def non_default(self, method: str, hparams: Mapping[str, Any]) -> dict[str, Any] | None:
         """Hyperparameters that differ from the method's defaults; None when the method's

@@ -82,8 +82,10 @@ def protocol_figures(protocol: Protocol, rows: list[Row]) -> list[PlannedFigure]
     if eps_rows:
         planned.append(PlannedFigure(
             f"figures/{protocol.slug}-eps.png", "epsilon-to-flip distribution per method",
-            "ε-to-flip per method (means over seeds of the stored quantiles): box from the "
-            "25% to the 75% quantile, red line at the median, whiskers from 10% to 90%.",
+            "ε-to-flip per method on all sampled images, right and wrong predictions alike "
+            "(means over seeds of the stored quantiles; the tables' columns use the correctly "
+            "classified images only): box from the 25% to the 75% quantile, red line at the "
+            "median, whiskers from 10% to 90%.",
             partial(figures.eps_boxes, eps_rows)))
     return planned
 

@@ -1,10 +1,12 @@
 """Where leaderboard records come from: a results store and committed ``*.jsonl`` files.
 
-Only completed runs count. Records are identified by their key (spec hash / seed). When the
-same key is in a committed file and in the store with different results (a local rerun), the
-**committed record wins** and the pair is reported as a conflict; the store wins only when
-asked (``bench leaderboard --replace-committed``). Between files, the record created last wins
-(ties: the first file in name order).
+Only completed runs count for the results; failed runs whose seed never completed are kept
+apart (:func:`failures`), so that every row can say how many of its runs failed. Records are
+identified by their key (spec hash / seed). When the same key is in a committed file and in
+the store with different results (a local rerun), the **committed record wins** and the pair
+is reported as a conflict; the store wins only when asked (``bench leaderboard
+--replace-committed``). Between files, the record created last wins (ties: the first file in
+name order).
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def read_store(path: Path) -> list[RunRecord]:
         raise DataError(f"results store {path} does not exist; pass --store with an existing "
                         f"database or --no-store to use the record files only")
     with Store(path) as store:
-        return store.records(status="completed")
+        return store.records()   # merge() keeps the completed, failures() the failed
 
 
 def sort_records(records: Iterable[RunRecord]) -> list[RunRecord]:
@@ -95,12 +97,12 @@ def describe_conflict(committed: RunRecord, local: RunRecord, metric: str = "acc
 
 def export(store_records: Iterable[RunRecord], folder: Path,
            file_name: Callable[[RunRecord], str], store_wins: bool = False) -> list[Path]:
-    """Adds the store's completed records to ``folder/<file_name(record)>.jsonl``, keeping
-    the records already there (on equal keys the committed one, unless ``store_wins``).
-    Returns the files written."""
+    """Adds the store's completed records, and its failed ones whose seed never completed,
+    to ``folder/<file_name(record)>.jsonl``, keeping the records already there (on equal keys
+    the committed one, unless ``store_wins``). Returns the files written."""
     by_file: dict[str, list[RunRecord]] = {}
     for rec in store_records:
-        if rec.status == "completed":
+        if rec.status in ("completed", "failed"):
             by_file.setdefault(file_name(rec), []).append(rec)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -108,6 +110,27 @@ def export(store_records: Iterable[RunRecord], folder: Path,
         path = folder / f"{name}.jsonl"
         existing = read_jsonl(path) if path.exists() else []
         records = merge(existing, by_file[name], store_wins)
+        records += failures(existing, by_file[name])   # a failure not rerun stays counted
         path.write_text("".join(record_line(r) for r in records), encoding="utf-8")
         written.append(path)
     return written
+
+
+def failures(file_records: Iterable[RunRecord],
+             store_records: Iterable[RunRecord]) -> list[RunRecord]:
+    """Failed records whose key has no completed record in either source (the store wins on
+    equal keys), in a fixed order: the runs a row counts as failed."""
+    file_records, store_records = list(file_records), list(store_records)
+    completed = {r.key for r in [*file_records, *store_records] if r.status == "completed"}
+    failed = {r.key: r for r in file_records if r.status == "failed"}
+    failed.update({r.key: r for r in store_records if r.status == "failed"})
+    return sort_records(r for k, r in failed.items() if k not in completed)
+
+
+def load_failures(store_path: Path | None, records_dir: Path | None) -> list[RunRecord]:
+    files = read_records_dir(records_dir) if records_dir is not None else []
+    stored = []
+    if store_path is not None and store_path.exists():
+        with Store(store_path) as store:
+            stored = store.records()
+    return failures(files, stored)

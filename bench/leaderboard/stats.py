@@ -1,13 +1,16 @@
-"""Seed aggregation: mean, sample standard deviation, n and a Student-t confidence interval.
+"""Seed statistics: mean, sample standard deviation, n and a Student-t confidence interval;
+paired comparisons between rows; a test for seed distributions that a mean misdescribes.
 
-Pure functions of lists of floats. Missing values (None, NaN) are dropped, so n counts the
-seeds that actually reported the metric.
+Pure functions of lists (or seed-keyed dicts) of floats. Missing values (None, NaN) are
+dropped, so n counts the seeds that actually reported the metric.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 from scipy.stats import t as student_t
 
 from bench.metrics import mean_std
@@ -43,3 +46,107 @@ def summarize(values, confidence: float = CONFIDENCE) -> Summary:
         return Summary(n, m, s, math.nan, math.nan)
     half = t_critical(n - 1, confidence) * s / math.sqrt(n)
     return Summary(n, m, s, m - half, m + half)
+
+
+# --- Comparing rows: paired tests over shared seeds ------------------------------------------
+
+SIGNIFICANCE = 0.05   # two-sided, per pair of rows, no multiplicity correction (stated on pages)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a`` against ``b``: mean difference a - b, the test used, pairs (or sizes) and p."""
+    test: str            # "paired t" over shared seeds, "Welch t" without them, or "none"
+    n: int               # shared seeds (paired) or the smaller sample (Welch)
+    mean_diff: float
+    p_value: float       # NaN when the data cannot separate the rows
+
+    def significant(self, level: float = SIGNIFICANCE) -> bool:
+        return not math.isnan(self.p_value) and self.p_value < level
+
+
+def _clean(values: dict[int, float | None]) -> dict[int, float]:
+    return {k: float(v) for k, v in values.items() if v is not None and not math.isnan(float(v))}
+
+
+def _t_p_value(mean: float, se: float, df: float) -> float:
+    """Two-sided p of a t statistic; a zero standard error with a nonzero mean is p = 0."""
+    if se == 0:
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * student_t.sf(abs(mean / se), df))
+
+
+def compare(a: dict[int, float | None], b: dict[int, float | None]) -> Comparison:
+    """Values keyed by seed. Seeds share their data across methods, so rows with >= 2 shared
+    seeds are compared by a paired t-test on the per-seed differences (the seed-to-seed
+    variation in difficulty cancels); otherwise by Welch's t-test when both have >= 2 seeds;
+    otherwise the rows cannot be separated."""
+    a, b = _clean(a), _clean(b)
+    shared = sorted(set(a) & set(b))
+    if len(shared) >= 2:
+        diffs = [a[s] - b[s] for s in shared]
+        m, s, n = mean_std(diffs)
+        return Comparison("paired t", n, m, _t_p_value(m, s / math.sqrt(n), n - 1))
+    if len(a) >= 2 and len(b) >= 2:
+        ma, sa, na = mean_std(list(a.values()))
+        mb, sb, nb = mean_std(list(b.values()))
+        va, vb = sa * sa / na, sb * sb / nb
+        se = math.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va * va / (na - 1) + vb * vb / (nb - 1)) if se > 0 else 1.0
+        return Comparison("Welch t", min(na, nb), ma - mb, _t_p_value(ma - mb, se, df))
+    diff = (sum(a.values()) / len(a) - sum(b.values()) / len(b)) if a and b else math.nan
+    return Comparison("none", len(shared), diff, math.nan)
+
+
+# --- Spotting a seed distribution that a mean and t-interval misdescribe ----------------------
+
+GAP_LEVEL = 0.01     # a normal sample splits this cleanly at most 1% of the time
+MIN_SEEDS_FOR_GAP = 4
+_SIMULATIONS = 20000
+
+
+def gap_statistic(values) -> float:
+    """Sorted values split at their largest gap: the gap over the pooled within-part standard
+    deviation (n - 2 degrees of freedom). Large when the seeds fall into separate clumps
+    (bimodal) or one seed lies far from the rest (heavy tail). Scale-free."""
+    x = sorted(float(v) for v in values)
+    gaps = [hi - lo for lo, hi in zip(x, x[1:])]
+    cut = max(range(len(gaps)), key=gaps.__getitem__)
+    parts = (x[:cut + 1], x[cut + 1:])
+    within = sum(sum((v - sum(p) / len(p)) ** 2 for v in p) for p in parts)
+    sd = math.sqrt(within / (len(x) - 2))
+    if sd == 0:
+        return 0.0 if gaps[cut] == 0 else math.inf
+    return gaps[cut] / sd
+
+
+@lru_cache(maxsize=None)
+def gap_critical(n: int, level: float = GAP_LEVEL) -> float:
+    """The (1 - level) quantile of :func:`gap_statistic` for ``n`` normal draws (seeded
+    Monte Carlo, so every page gets the same threshold)."""
+    x = np.sort(np.random.default_rng(n).standard_normal((_SIMULATIONS, n)), axis=1)
+    gaps = np.diff(x, axis=1)
+    cut = gaps.argmax(axis=1)
+    stats = np.empty(_SIMULATIONS)
+    for k in range(n - 1):   # rows cut after position k
+        rows = cut == k
+        low, high = x[rows, :k + 1], x[rows, k + 1:]
+        within = (((low - low.mean(1, keepdims=True)) ** 2).sum(1)
+                  + ((high - high.mean(1, keepdims=True)) ** 2).sum(1))
+        stats[rows] = gaps[rows, k] / np.sqrt(within / (n - 2))
+    return float(np.quantile(stats, 1 - level))
+
+
+def is_clumped(values) -> bool:
+    """True when the seeds look bimodal or heavy-tailed (the gap test at ``GAP_LEVEL``), so
+    a mean ± std and a t-interval misdescribe them and per-seed values should be shown."""
+    x = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if len(x) < MIN_SEEDS_FOR_GAP:
+        return False
+    return gap_statistic(x) > gap_critical(len(x))
+
+
+def median_iqr(values) -> tuple[float, float, float]:
+    x = np.asarray([float(v) for v in values if v is not None and not math.isnan(float(v))])
+    q1, median, q3 = np.quantile(x, [0.25, 0.5, 0.75])
+    return float(median), float(q1), float(q3)

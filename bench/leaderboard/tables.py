@@ -2,9 +2,12 @@
 
 One row per run spec (method + hyperparameters + extras) within a protocol, so a variant with
 other settings is never merged into the default one: it gets its own row, labelled with the
-settings that set it apart. Rows are ranked by mean ``acc_conflicting`` *within* their
-supervision class (a method that reads bias labels is not ranked against one that does not);
-reference models are shown but not ranked.
+settings that set it apart. Rows are ranked on ``acc_conflicting`` *within* their
+supervision class (a method that reads bias labels is not ranked against one that does not):
+a row's rank is 1 + the number of rows significantly better than it (paired t-test over
+shared seeds, see :func:`bench.leaderboard.stats.compare`), so rows the data cannot separate
+share a rank ("=2"). Reference models are shown but not ranked. Every row counts its failed
+runs; a row whose seeds are bimodal or heavy-tailed shows median, IQR and per-seed values.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from typing import Any
 from tabulate import tabulate
 
 from bench.leaderboard.catalog import MethodCatalog
-from bench.leaderboard.stats import Summary, summarize
+from bench.leaderboard.stats import (SIGNIFICANCE, Summary, compare, is_clumped, median_iqr,
+                                     summarize)
 from bench.record import RunRecord
 from bench.supervision import Supervision
 
@@ -33,6 +37,7 @@ class Column:
     digits: int = 3
     with_ci: bool = False
     bounded: bool = False   # a share in [0, 1]: the interval is clipped to it
+    headline: bool = True   # shown in the README's and the index's headline table
 
 
 COLUMNS = (
@@ -41,12 +46,15 @@ COLUMNS = (
     Column("worst_group_acc", "worst_group_acc %", 100, 1),
     Column("color_following", "color_following %", 100, 1),
     Column("acc_greyscale", "acc_greyscale %", 100, 1),
-    Column("eps_to_flip_aligned", "ε-to-flip aligned", 1, 3),
-    Column("eps_to_flip_conflicting", "ε-to-flip conflicting", 1, 3),
-    Column("llc", "LLC", 1, 2),
+    # On the images the model classifies correctly: the same population for every method.
+    Column("eps_to_flip_aligned_correct", "ε-to-flip aligned (correct)", 1, 3),
+    Column("eps_to_flip_conflicting_correct", "ε-to-flip conflicting (correct)", 1, 3),
+    # LLC grows with training length, not only with the method: compare it at equal budget
+    # (the protocol page's paired section), never across the headline's rows.
+    Column("llc", "LLC", 1, 2, headline=False),
     Column("seconds_train", "train s", 1, 0),
 )
-HEADERS = ("rank", "method", "supervision", "seeds", *(c.header for c in COLUMNS), "device")
+LEAD_HEADERS = ("rank", "method", "supervision", "seeds", "failed")
 # A metric whose run also stores a validity flag counts only where the flag is 1: an LLC from
 # chains that did not settle is not an estimate (the cell then shows n=k of the seeds).
 VALID_ONLY_WHEN = {"llc": "llc_converged"}
@@ -62,11 +70,16 @@ class Row:
     records: list[RunRecord]                  # sorted by seed
     non_default: dict[str, Any] | None        # None: the method's defaults are unknown here
     rank: int | None = None
+    shared_rank: bool = False                 # another row of its class has the same rank
+    failed: int = 0                           # seeds that failed and have no completed run
     summaries: dict[str, Summary] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
         return [r.seed for r in self.records]
+
+    def by_seed(self, metric: str) -> dict[int, float | None]:
+        return {r.seed: r.metrics.get(metric) for r in self.records}
 
     @property
     def devices(self) -> list[str]:
@@ -131,26 +144,35 @@ def _supervision_position(supervision: str) -> tuple[int, str]:
     return (len(SUPERVISION_ORDER), supervision)
 
 
-def rank_rows(rows: list[Row]) -> None:
-    """Competition ranking (1, 2, 2, 4) by mean acc_conflicting within each supervision
-    class; means equal at the displayed precision tie. References and rows without the
-    metric get no rank."""
+def rank_rows(rows: list[Row], level: float = SIGNIFICANCE) -> None:
+    """Within each supervision class, rank = 1 + the number of rows whose acc_conflicting is
+    significantly higher (two-sided p < ``level``; paired over shared seeds). Rows no test
+    separates share a rank. References and rows with fewer than 2 seeds get no rank."""
     classes: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        row.rank = None
-        if not row.reference and row.summary(RANK_METRIC).n > 0:
+        row.rank, row.shared_rank = None, False
+        # One seed has no spread to test against: such a row is shown, not ranked.
+        if not row.reference and row.summary(RANK_METRIC).n >= 2:
             classes[row.supervision].append(row)
     for members in classes.values():
-        scores = {id(r): round(r.summary(RANK_METRIC).mean, 4) for r in members}
+        values = {id(r): r.by_seed(RANK_METRIC) for r in members}
         for row in members:
-            row.rank = 1 + sum(scores[id(o)] > scores[id(row)] for o in members)
+            better = 0
+            for other in members:
+                if other is not row:
+                    test = compare(values[id(other)], values[id(row)])
+                    better += test.mean_diff > 0 and test.significant(level)
+            row.rank = 1 + better
+        for row in members:
+            row.shared_rank = sum(o.rank == row.rank for o in members) > 1
 
 
 def order_rows(rows: list[Row]) -> list[Row]:
     """Each supervision class in turn (ranked rows, then unranked), references last."""
     def key(row: Row) -> tuple:
+        mean = row.summary(RANK_METRIC).mean if row.summary(RANK_METRIC).n else 0.0
         return (row.reference, _supervision_position(row.supervision),
-                row.rank is None, row.rank or 0, row.label)
+                row.rank is None, row.rank or 0, -mean, row.label)
     return sorted(rows, key=key)
 
 
@@ -160,16 +182,41 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
     for rec in records:
         if rec.status == "completed":
             groups[rec.spec.hash()].append(rec)
+    failed = failed_seeds(records)
     labels = variant_labels(groups, catalog)
     rows = []
     for spec_hash, recs in groups.items():
         recs = sorted(recs, key=lambda r: r.seed)
         spec = recs[0].spec
-        rows.append(Row(labels[spec_hash], spec.method, spec_hash, recs[0].supervision,
+        supervision = catalog.supervision(spec.method, recs[0].supervision)
+        rows.append(Row(labels[spec_hash], spec.method, spec_hash, supervision,
                         catalog.is_reference(spec.method), recs,
-                        catalog.non_default(spec.method, spec.hparams)))
+                        catalog.non_default(spec.method, spec.hparams),
+                        failed=len(failed.get(spec_hash, ()))))
     rank_rows(rows)
     return order_rows(rows)
+
+
+def failed_seeds(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Spec hash -> its failed records whose seed has no completed run (a failure later
+    rerun successfully is not counted)."""
+    done = {(r.spec.hash(), r.seed) for r in records if r.status == "completed"}
+    out: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in records:
+        key = (rec.spec.hash(), rec.seed)
+        if rec.status == "failed" and key not in done:
+            out[key[0]].append(rec)
+    return dict(out)
+
+
+def format_clumped(values: dict[int, float | None], column: Column) -> str:
+    """Median, IQR and every seed's value (seed order), for a bimodal or heavy-tailed row."""
+    d, s = column.digits, column.scale
+    kept = [v for v in values.values() if v is not None]
+    median, q1, q3 = median_iqr(kept)
+    seeds = ", ".join(MISSING if v is None else f"{v * s:.{d}f}" for v in values.values())
+    return (f"median {median * s:.{d}f}, IQR [{q1 * s:.{d}f}, {q3 * s:.{d}f}]; "
+            f"per seed {seeds}")
 
 
 def format_cell(summary: Summary, column: Column, n_seeds: int) -> str:
@@ -189,19 +236,40 @@ def format_cell(summary: Summary, column: Column, n_seeds: int) -> str:
     return text
 
 
-def table_cells(row: Row) -> list[str]:
-    rank = "ref" if row.reference else (str(row.rank) if row.rank is not None else MISSING)
-    cells = [rank, row.label, row.supervision, str(len(row.records))]
-    cells += [format_cell(row.summary(c.metric), c, len(row.records)) for c in COLUMNS]
+def rank_cell(row: Row) -> str:
+    if row.reference:
+        return "ref"
+    if row.rank is None:
+        return MISSING
+    return f"={row.rank}" if row.shared_rank else str(row.rank)
+
+
+def value_cell(row: Row, column: Column) -> str:
+    if column.with_ci:   # the ranked metric: a mean and t-interval only where they fit
+        values = row.by_seed(column.metric)
+        if is_clumped([v for v in values.values() if v is not None]):
+            return format_clumped(values, column)
+    return format_cell(row.summary(column.metric), column, len(row.records))
+
+
+def shown_columns(headline: bool) -> tuple[Column, ...]:
+    return tuple(c for c in COLUMNS if c.headline or not headline)
+
+
+def table_cells(row: Row, headline: bool = False) -> list[str]:
+    cells = [rank_cell(row), row.label, row.supervision, str(len(row.records)), str(row.failed)]
+    cells += [value_cell(row, c) for c in shown_columns(headline)]
     cells.append(", ".join(row.devices))
     return cells
 
 
-def render_table(rows: list[Row]) -> str:
+def render_table(rows: list[Row], headline: bool = False) -> str:
+    """The markdown table; ``headline`` leaves out columns that do not compare across rows."""
     if not rows:
         return "_No completed runs._\n"
-    body = tabulate([table_cells(r) for r in rows], headers=HEADERS, tablefmt="github",
-                    disable_numparse=True)
+    headers = (*LEAD_HEADERS, *(c.header for c in shown_columns(headline)), "device")
+    body = tabulate([table_cells(r, headline) for r in rows], headers=headers,
+                    tablefmt="github", disable_numparse=True)
     return body + "\n"
 
 

@@ -1,0 +1,51 @@
+"""LLC compared only between rows of equal training budget, by a paired test."""
+from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.comparisons import equal_budget_pairs, llc_section
+from bench.leaderboard.tables import build_rows
+from bench.record import RunRecord, RunSpec
+
+DATA = {"source": "mnist", "conflict_ratio": 0.05, "mode": "background"}
+
+
+def rec(method, seed, llc, epochs, converged=1.0):
+    spec = RunSpec(method, {"epochs": epochs, "batch_size": 16}, DATA)
+    return RunRecord(spec, seed, "completed", "none",
+                     {"acc_conflicting": 0.5, "llc": llc, "llc_converged": converged})
+
+
+def rows_of(records):
+    return {r.label: r for r in build_rows(records, MethodCatalog())}
+
+
+def test_only_rows_of_equal_budget_are_compared_over_converged_shared_seeds():
+    records = [rec("erm", s, 3.4 + 0.1 * s, 10) for s in range(3)]
+    records += [rec("erm", s, 2.6 + 0.1 * s, 20) for s in range(3)]
+    records += [rec("jtt", s, 2.9 + 0.1 * s, 20) for s in range(3)]
+    records += [rec("jtt", 3, 9.9, 20, converged=0.0), rec("erm", 3, 2.0, 20)]
+    pairs = equal_budget_pairs(list(rows_of(records).values()))
+    assert len(pairs) == 1
+    a, b, test = pairs[0]
+    assert (a.method, b.method) == ("jtt", "erm")
+    assert test.n == 3                                   # seed 3's jtt chain did not converge
+    assert abs(abs(test.mean_diff) - 0.3) < 1e-9 and test.p_value == 0.0
+
+
+def test_the_section_says_when_nothing_is_comparable():
+    records = [rec("erm", s, 3.4, 10) for s in range(2)] + [rec("jtt", s, 2.9, 20)
+                                                            for s in range(2)]
+    text = "\n".join(llc_section(list(rows_of(records).values())))
+    assert "No row shares a training budget" in text
+
+
+def test_the_section_shows_the_paired_difference():
+    records = [rec("erm", s, 2.6 + 0.05 * s * s, 20) for s in range(3)]
+    records += [rec("jtt", s, 2.9, 20) for s in range(3)]
+    text = "\n".join(llc_section(list(rows_of(records).values())))
+    assert "| 20, 16 | 3 |" in text and "p |" in text
+
+
+def test_rows_are_compared_with_erm_not_with_each_other():
+    records = [rec(m, s, 2.0 + 0.1 * s + i, 10) for i, m in enumerate(("erm", "jtt", "lff"))
+               for s in range(3)]
+    pairs = equal_budget_pairs(list(rows_of(records).values()))
+    assert sorted((a.method, b.method) for a, b, _ in pairs) == [("jtt", "erm"), ("lff", "erm")]
