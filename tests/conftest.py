@@ -64,3 +64,11 @@ def make_context(splits, supervision: Supervision = Supervision.NONE, seed: int 
 @pytest.fixture
 def tiny_context(tiny_splits):
     return make_context(tiny_splits)
+
+
+@pytest.fixture
+def synthetic_main(monkeypatch):
+    """Synthetic leaderboard records (tests/data) carry the alias ``baseline`` as backbone;
+    make it the headline protocol's, so their pages do not move when the real alias does."""
+    from bench.leaderboard import protocol
+    monkeypatch.setitem(protocol.MAIN, "backbone", "baseline")

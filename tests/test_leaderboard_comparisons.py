@@ -1,8 +1,11 @@
 """LLC compared only between rows of equal training budget, by a paired test."""
+import pytest
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.comparisons import equal_budget_pairs, llc_section
 from bench.leaderboard.tables import build_rows
 from bench.record import RunRecord, RunSpec
+
+pytestmark = pytest.mark.usefixtures("synthetic_main")
 
 DATA = {"source": "mnist", "conflict_ratio": 0.05, "mode": "background"}
 

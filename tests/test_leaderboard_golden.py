@@ -6,12 +6,15 @@ When a change to the pages is intended, regenerate the golden files and review t
 
 The records come from tests/data/make_leaderboard_records.py (synthetic, not results).
 """
+import pytest
 import os
 from pathlib import Path
 
 from bench.leaderboard import pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.sources import failures, merge, read_jsonl
+
+pytestmark = pytest.mark.usefixtures("synthetic_main")
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"

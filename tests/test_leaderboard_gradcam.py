@@ -1,5 +1,6 @@
 """The leaderboard's Grad-CAM figure: drawn when both weight files exist, skipped cleanly when
 not, and linked by a page exactly when its file exists (so records alone reproduce the pages)."""
+import pytest
 import dataclasses
 
 import numpy as np
@@ -15,6 +16,8 @@ from bench.leaderboard.gradcam_figure import WeightSource, draw_figures
 from bench.leaderboard.sources import record_line
 from bench.record import RunRecord, RunSpec
 from bench.weights import save_model, weights_path
+
+pytestmark = pytest.mark.usefixtures("synthetic_main")
 
 ERM = {"epochs": 10, "batch_size": 16, "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}
 CATALOG = MethodCatalog({"erm": ERM, "jtt": {**ERM, "upweight": 20.0}}, frozenset())

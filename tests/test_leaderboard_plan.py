@@ -1,10 +1,13 @@
 """The conflict-ratio figure's series: one per method and training settings."""
+import pytest
 from bench.datasets.colored_mnist import PALETTE
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.plan import ratio_figures
 from bench.leaderboard.protocol import group_by_protocol
 from bench.leaderboard.tables import build_rows
 from bench.record import RunRecord, RunSpec
+
+pytestmark = pytest.mark.usefixtures("synthetic_main")
 
 ERM = {"epochs": 10, "batch_size": 16, "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}
 CATALOG = MethodCatalog({"erm": ERM}, frozenset())

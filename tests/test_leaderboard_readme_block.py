@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import pytest
 import json
 from pathlib import Path
 
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.readme_block import END, START, replace_block, update_readme
 from bench.record import RunRecord
+
+pytestmark = pytest.mark.usefixtures("synthetic_main")
 
 RECORDS = Path(__file__).parent / "data" / "leaderboard_records.jsonl"
 

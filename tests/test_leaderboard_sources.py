@@ -12,6 +12,8 @@ from bench.leaderboard.sources import (conflicts, export, failures, merge, read_
                                      read_records_dir)
 from bench.store import Store
 
+pytestmark = pytest.mark.usefixtures("synthetic_main")
+
 FIXTURE = Path(__file__).parent / "data" / "leaderboard_records.jsonl"
 
 

@@ -1,4 +1,5 @@
 """Ranking, references, variants, missing metrics and the published block."""
+import pytest
 from bench.datasets.colored_mnist import PALETTE
 from bench.leaderboard import pages
 from bench.leaderboard.catalog import MethodCatalog
@@ -8,6 +9,8 @@ from bench.leaderboard.tables import (COLUMNS, build_rows, format_cell, render_t
                                       value_cell)
 from bench.leaderboard.stats import summarize
 from bench.record import RunRecord, RunSpec
+
+pytestmark = pytest.mark.usefixtures("synthetic_main")
 
 HP = {"epochs": 10, "lr": 0.1}
 CATALOG = MethodCatalog({"erm": HP, "jtt": HP, "greyscale": HP, "groupdro": HP},

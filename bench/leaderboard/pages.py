@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bench.backbones import BASELINE
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.gradcam_figure import planned_gradcam
 from bench.leaderboard.plan import PlannedFigure, protocol_figures, ratio_figures
-from bench.leaderboard.protocol import Protocol, group_by_protocol
+from bench.leaderboard.protocol import Protocol, group_by_protocol, main_backbone
 from bench.leaderboard.published import published_block
 from bench.leaderboard.comparisons import llc_section
 from bench.leaderboard.stats import GAP_LEVEL, SIGNIFICANCE
@@ -65,7 +64,7 @@ def run_commands(row: Row, protocol: Protocol) -> list[str]:
         data.append(f"--jitter {format_value(jitter)}")
     if protocol.dataset != "colored":
         data.append(f"--dataset {protocol.dataset}")
-    if protocol.backbone != BASELINE.name:   # the default --backbone baseline stands for it
+    if protocol.backbone != main_backbone():   # the default --backbone baseline stands for it
         data.append(f"--backbone {protocol.backbone}")
     overrides = row.non_default if row.non_default is not None else spec.hparams
     sets = [f"--set {k}={format_value(v)}" for k, v in sorted(overrides.items())]
@@ -195,7 +194,7 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
              ""]
     main = next((p for p in grouped if p.is_main), None)
     lines += [f"## Headline: full MNIST, background colour, r = 0.05, baseline backbone "
-              f"(`{BASELINE.name}`)", ""]
+              f"(`{main_backbone()}`)", ""]
     if main is None:
         lines += ["_No runs for the main protocol yet._", ""]
     else:
