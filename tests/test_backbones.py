@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from bench.backbones import (CANDIDATES, POOL_BETWEEN, ConvGNLayout, UnitMaskedNet,
+from bench.backbones import (CANDIDATES, POOL_BETWEEN, ConvGNLayout, UnitMaskedNet, canonical_name,
                              build_backbone)
 from bench.cli import main
-from bench.diagnostics import DIAGNOSTICS, Diagnostic
 from bench.registry import BACKBONES
 from tests.test_diagnostics_registry import CHEAP
 
@@ -91,9 +90,6 @@ ON_PAGES = {"baseline", POOL_BETWEEN.name}
                                   for n in NAMES])
 def test_every_diagnostic_and_explain_run_on_every_backbone(name, tmp_path, capsys,
                                                              monkeypatch):
-    for diagnostic, settings in CHEAP.items():
-        monkeypatch.setitem(DIAGNOSTICS, diagnostic,
-                            Diagnostic(lambda s=settings: s, DIAGNOSTICS[diagnostic].run))
     from bench.explain import analysis
     from bench.explain.activation_maximisation import MaximisationSettings
     fast = analysis.visualise_classes
@@ -103,11 +99,12 @@ def test_every_diagnostic_and_explain_run_on_every_backbone(name, tmp_path, caps
     store = tmp_path / "results.sqlite"
     assert main(["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
                  "--set", "batch_size=64", "--device", "cpu", "--backbone", name,
-                 "--diagnostics", "all", "--store", str(store)]) == 0
+                 "--diagnostics", "all", *(f"--diagnostic={pair}" for pair in CHEAP),
+                 "--store", str(store)]) == 0
     capsys.readouterr()
     assert main(["results", "--format", "json", "--store", str(store)]) == 0
     (record,) = json.loads(capsys.readouterr().out)
-    assert record["backbone"] == name
+    assert record["backbone"] == canonical_name(name)   # the alias is stored as its layout
     for metric in ("color_following", "gradcam_shape_share", "llc",
                    "eps_to_flip_conflicting"):
         assert math.isfinite(record["metrics"][metric]), metric
@@ -115,3 +112,13 @@ def test_every_diagnostic_and_explain_run_on_every_backbone(name, tmp_path, caps
     assert main(["explain", str(record["id"]), "--out", str(out), "--store", str(store),
                  "--device", "cpu"]) == 0
     assert (out / "report.md").is_file() and (out / "a-gradcam.png").stat().st_size > 1000
+
+
+def test_a_run_spec_names_the_network_the_alias_stands_for():
+    from bench.backbones import BASELINE
+    from bench.datasets.colored_mnist import ColoredMNISTSpec
+    from bench.harness import make_spec
+    spec = make_spec("erm", {}, ColoredMNISTSpec(), backbone="baseline")
+    assert spec.backbone == BASELINE.name == canonical_name("baseline") != "baseline"
+    assert make_spec("erm", {}, ColoredMNISTSpec(), backbone=POOL_BETWEEN.name).backbone == \
+        POOL_BETWEEN.name

@@ -168,6 +168,8 @@ def _exit_code(argv) -> int:
     (["run", "--method", "erm", *TINY, "--set", "lr=inf"], "lr must be > 0"),
     (["run", "--method", "erm", *TINY, "--set", "batch_size=100000"],
      "larger than the training set (3600 images)"),
+    (["run", "--method", "erm", *TINY, "--set", "batch_size=100000", "--seeds", "2",
+      "--workers", "2"], "larger than the training set (3600 images)"),   # from a worker
     (["run", "--method", "lff", *TINY, "--set", "optimizer=rmsprop"], "one of sgd, adam"),
     (["run", "--method", "erm", *TINY, "--diagnostics", "pgd", "--diagnostic", "pgd.steps=0"],
      "steps must be >= 1"),

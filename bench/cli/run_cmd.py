@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     board.finished(f"[yellow]seed {record.seed}: {name} failed (the run is "
                                    f"kept):[/] {escape(error)}")
 
-        run_local(todo, settings, workers, on_record, isolate=False,
+        run_local(todo, settings, workers, on_record, isolate=False, stop_on_input_error=True,
                   progress_for=lambda job: board.progress_for(f"seed {job.seed}"))
     records = [r for r in store.records(method=args.method) if r.spec.hash() == spec.hash()
                and r.seed in seeds]

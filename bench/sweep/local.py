@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import torch
 
+from bench.errors import BenchError
 from bench.data import prepare_splits
 from bench.method import Progress
 from bench.record import RunRecord
@@ -169,12 +170,15 @@ def prepare_data(jobs: list[Job], settings: WorkerSettings) -> None:
 
 def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record: OnRecord,
               job_fn: JobFunction = run_job, progress_for: ProgressFactory | None = None,
-              isolate: bool = True) -> None:
+              isolate: bool = True, stop_on_input_error: bool = False) -> None:
     """Runs every job; ``on_record`` is called in this process for each record as it
-    arrives (completed or failed). ``progress_for(job)``: where a job's progress is shown."""
+    arrives (completed or failed). ``progress_for(job)``: where a job's progress is shown.
+    A BenchError (bad input or data) raised by a job becomes a failed record, so a sweep's
+    other cells go on; with ``stop_on_input_error`` (``bench run``: one configuration, so
+    every seed would fail alike) it is raised instead, after the records already in."""
     prepare_data(jobs, settings)
     if workers == 1 and not isolate:
-        _run_inline(jobs, settings, on_record, job_fn, progress_for)
+        _run_inline(jobs, settings, on_record, job_fn, progress_for, stop_on_input_error)
         return
     pump = _ProgressPump(jobs, progress_for) if progress_for is not None else None
     events = pump.events if pump is not None else None
@@ -191,7 +195,7 @@ def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record
             pool = _new_pool(workers, settings, events)
             try:
                 _run_until_broken(pool, queue, suspects, settings, workers, record_arrived,
-                                  job_fn)
+                                  job_fn, stop_on_input_error)
             except BaseException:       # Ctrl-C, or the store failing in on_record
                 _stop(pool)
                 raise
@@ -202,7 +206,8 @@ def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record
 
 
 def _run_inline(jobs: list[Job], settings: WorkerSettings, on_record: OnRecord,
-                job_fn: JobFunction, progress_for: ProgressFactory | None) -> None:
+                job_fn: JobFunction, progress_for: ProgressFactory | None,
+                stop_on_input_error: bool) -> None:
     threads = torch.get_num_threads()
     try:
         for job in jobs:
@@ -210,7 +215,7 @@ def _run_inline(jobs: list[Job], settings: WorkerSettings, on_record: OnRecord,
             try:
                 record = job_fn(job, settings, progress=progress)
             except Exception as exc:    # as a worker's exception becomes a failed record
-                record = failed_record(job, f"{type(exc).__name__}: {exc}", settings.device)
+                record = _failed_or_raise(job, exc, settings, stop_on_input_error)
             finish = getattr(progress, "finish", None)
             if finish is not None:
                 finish()
@@ -220,7 +225,8 @@ def _run_inline(jobs: list[Job], settings: WorkerSettings, on_record: OnRecord,
 
 
 def _run_until_broken(pool, queue: deque, suspects: set[str], settings: WorkerSettings,
-                      workers: int, on_record: OnRecord, job_fn: JobFunction) -> None:
+                      workers: int, on_record: OnRecord, job_fn: JobFunction,
+                      stop_on_input_error: bool) -> None:
     in_flight: dict[cf.Future, Job] = {}
     while queue or in_flight:
         while queue and len(in_flight) < workers:
@@ -234,13 +240,13 @@ def _run_until_broken(pool, queue: deque, suspects: set[str], settings: WorkerSe
         lost = []
         for future in done:
             job = in_flight.pop(future)
-            if _lost(future, job, settings, on_record):
+            if _lost(future, job, settings, on_record, stop_on_input_error):
                 lost.append(job)
         if not lost:
             continue
         # The pool is broken: whatever else was in flight is lost with it.
         for future in cf.wait(in_flight).done:
-            if _lost(future, in_flight[future], settings, on_record):
+            if _lost(future, in_flight[future], settings, on_record, stop_on_input_error):
                 lost.append(in_flight[future])
         in_flight.clear()
         if len(lost) == 1:
@@ -256,13 +262,21 @@ def _run_until_broken(pool, queue: deque, suspects: set[str], settings: WorkerSe
         return
 
 
-def _lost(future: cf.Future, job: Job, settings: WorkerSettings, on_record: OnRecord) -> bool:
+def _failed_or_raise(job: Job, exc: Exception, settings: WorkerSettings,
+                     stop_on_input_error: bool) -> RunRecord:
+    if stop_on_input_error and isinstance(exc, BenchError):
+        raise exc
+    return failed_record(job, f"{type(exc).__name__}: {exc}", settings.device)
+
+
+def _lost(future: cf.Future, job: Job, settings: WorkerSettings, on_record: OnRecord,
+          stop_on_input_error: bool) -> bool:
     """Hands a finished future's record to ``on_record``; True when its worker died."""
     try:
         record = future.result()
     except BrokenProcessPool:
         return True
     except Exception as exc:       # raised in the worker (e.g. bad data): a failed run
-        record = failed_record(job, f"{type(exc).__name__}: {exc}", settings.device)
+        record = _failed_or_raise(job, exc, settings, stop_on_input_error)
     on_record(record)
     return False
