@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.errors import DataError
 from bench.method import FitResult, Method, RunContext
+from bench.hparams import hparam
 from bench.registry import METHODS
 from bench.supervision import Supervision
 from bench.training import SGDConfig, train
@@ -19,10 +20,10 @@ from bench.training import SGDConfig, train
 
 @dataclass(frozen=True)
 class ProbeHparams:
-    epochs: int = 1
-    batch_size: int = 64
-    lr: float = 0.1
-    limit: int = 256
+    epochs: int = hparam(1, low=1)
+    batch_size: int = hparam(64, low=1, at_most_train_size=True)
+    lr: float = hparam(0.1, low=0, low_open=True)
+    limit: int = hparam(256, low=1)
     crash: str = "no"   # "raise": in fit; "data": a BenchError that escapes the harness;
                         # "exit": the worker process dies; "hang": fit never returns
 

@@ -64,10 +64,12 @@ def test_worst_group_decides_c_and_the_mean_breaks_ties():
 
 
 def test_bad_grouping_or_balancing_is_refused():
-    with pytest.raises(ValueError, match="groups must be one of"):
-        dfr.DFRHparams(groups="colour")
-    with pytest.raises(ValueError, match="balance must be one of"):
-        dfr.DFRHparams(balance="upsample")
+    from bench.errors import ConfigError
+    from bench.hparams import resolve
+    with pytest.raises(ConfigError, match="groups"):
+        resolve(dfr.DFRHparams, {"groups": "colour"})
+    with pytest.raises(ConfigError, match="balance"):
+        resolve(dfr.DFRHparams, {"balance": "upsample"})
 
 
 def test_fit_reads_only_validation_groups(tiny_splits, monkeypatch):
