@@ -28,5 +28,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     console.print("datasets: " + ", ".join(f"{n} ({b.role})" for n, b in DATASETS.items()))
     console.print("digit sources: auto, " + ", ".join(SOURCES.names()))
-    console.print("backbones: " + ", ".join(BACKBONES.names()))
+    from bench.backbones import BASELINE_ALIAS, canonical_name
+    names = [f"{n} (= {canonical_name(n)})" if n == BASELINE_ALIAS else n
+             for n in BACKBONES.names()]
+    console.print("backbones: " + ", ".join(names) + " (docs/backbones.md)")
     return 0
