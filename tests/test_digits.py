@@ -1,6 +1,7 @@
 """Digit sources: the embedded MNIST, verified copies under a data root, and mnist-5k."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import warnings
@@ -8,10 +9,10 @@ import warnings
 import pytest
 import torch
 
-from bench.datasets import digits as digits_module
-from bench.datasets.digits import (EMBEDDED_ROOT, MNIST, MNIST_FILES, load_digits, load_mnist,
-                                   resolve_source)
+from bench.datasets.digits import (EMBEDDED_ROOT, MNIST, MNIST_FILES, MNIST_SOURCE, load_digits,
+                                   load_mnist, resolve_source)
 from bench.errors import DataError
+from bench.registry import SOURCES, Registry
 from tests.conftest import copy_of_mnist
 
 
@@ -144,18 +145,20 @@ def test_the_environment_root_is_as_explicit_as_the_flag(tmp_path, monkeypatch):
         resolve_source("auto", None)
 
 
-def test_auto_falls_back_in_one_line_only_without_a_root_and_an_embedded_copy(tmp_path,
-                                                                            monkeypatch):
-    monkeypatch.setattr(digits_module, "EMBEDDED_ROOT", tmp_path)
+def test_auto_falls_back_in_one_line_only_without_a_root_and_an_embedded_copy(tmp_path):
+    # A registry whose MNIST has no embedded copy (its fallback folder is empty).
+    sources = Registry("digit source")
+    sources.add("mnist", dataclasses.replace(MNIST_SOURCE, fallbacks=(tmp_path,)))
+    sources.add("mnist-5k", SOURCES.get("mnist-5k"))
     with pytest.warns(UserWarning) as caught:
-        assert resolve_source("auto", None) == "mnist-5k"
+        assert resolve_source("auto", None, sources=sources) == "mnist-5k"
     [warning] = caught
     assert "\n" not in str(warning.message) and "mnist-5k" in str(warning.message)
     with pytest.raises(DataError, match="no MNIST is embedded"):
-        resolve_source("mnist", None)
+        resolve_source("mnist", None, sources=sources)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert resolve_source("mnist-5k", None) == "mnist-5k"
+        assert resolve_source("mnist-5k", None, sources=sources) == "mnist-5k"
 
 
 def test_mnist_5k_prefixes_hold_every_digit():
