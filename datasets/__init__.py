@@ -1,2 +1,2 @@
-"""Built-in digit sources and datasets (installed as ``bench.datasets``)."""
-from bench.datasets import colored_mnist, digits  # noqa: F401  (registers on import)
+"""Built-in image sources and datasets (installed as ``bench.datasets``)."""
+from bench.datasets import colored_mnist, digits, fashion_mnist  # noqa: F401  (registers on import)
