@@ -45,7 +45,8 @@ class CurveRecorder:
             pred = predict(model, self._images[name]).cpu()
             row[f"acc_{name}"] = metrics.accuracy(pred, split.digits)
             if name == "cycled":
-                row["color_following"] = color_following(pred, split.digits)
+                row["color_following"] = color_following(
+                    pred, self.splits.info.class_of_bias(split.colors))
         self.rows.append(row)
 
 

@@ -16,8 +16,11 @@ import torch
 
 from bench.errors import DataError
 from bench.registry import DATASETS
-from bench.datasets.colored_mnist import ColoredMNISTSpec, Split, build_split, split_train_val
+from bench.datasets.colored_mnist import (ColoredMNISTSpec, Split, build_split, dataset_info,
+                                          split_train_val)
 from bench.datasets.digits import DigitSet, load_digits
+from bench.datasets.interface import DatasetInfo
+from bench.record import RunSpec
 
 
 # Bumped whenever the images a spec stands for change (v2: mnist-5k digits shuffled once,
@@ -40,15 +43,23 @@ def test_dataset_names() -> list[str]:
 
 @dataclass
 class Splits:
-    """``train`` and ``val`` (from the training dataset) plus every test dataset by name."""
+    """``train`` and ``val`` (from the training dataset) plus every test dataset by name, and
+    the dataset's declaration (classes, bias attribute, split roles)."""
     train: Split
     val: Split
     tests: dict[str, Split]
     seconds: float = 0.0
     cache_hit: bool = False
+    info: DatasetInfo | None = None
 
     def all(self) -> dict[str, Split]:
         return {"train": self.train, "val": self.val, **self.tests}
+
+
+def info_of(spec: RunSpec) -> DatasetInfo:
+    """The declaration of the dataset a run spec trains and tests on (its classes, bias
+    attribute and splits), from the spec's data fields and training dataset."""
+    return dataset_info(ColoredMNISTSpec(**spec.data), spec.dataset)
 
 
 def cache_folder(cache_dir: Path | None, spec: ColoredMNISTSpec, digits: DigitSet) -> Path:
@@ -77,10 +88,10 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
     all registered); ``()`` gives train and val alone, for work that must never see a test
     split (backbone calibration)."""
     start = time.perf_counter()
-    builder = DATASETS.get(train_dataset)
-    if builder.role != "train":
-        raise DataError(f"dataset {train_dataset!r} is a test dataset; train on one of "
-                        f"{[n for n, b in DATASETS.items() if b.role == 'train']}")
+    info = dataset_info(spec, train_dataset)   # a test dataset to train on is an error here
+    if info.splits.validation != "carved":
+        raise DataError(f"dataset {info.name!r} declares a given validation split; this "
+                        f"builder only carves validation out of the training data")
     # Read and verified before any cache lookup: the cache is keyed by what the files hold.
     digits: DigitSet = load_digits(spec.source, data_root)
     folder = cache_folder(cache_dir, spec, digits)
@@ -114,4 +125,4 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
                 pass  # an unwritable cache only costs speed
     train, val = loaded["train"], loaded["val"]
     tests = {n: loaded[n] for n in files if n not in ("train", "val")}
-    return Splits(train, val, tests, time.perf_counter() - start, hit)
+    return Splits(train, val, tests, time.perf_counter() - start, hit, info)

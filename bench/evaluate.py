@@ -6,6 +6,7 @@ from torch import nn
 
 from bench import metrics
 from bench.datasets.colored_mnist import Split
+from bench.datasets.interface import DatasetInfo
 from bench.supervision import to_float_images
 
 EVAL_BATCH = 2048
@@ -21,11 +22,11 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = EVAL_BATCH
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
 
-def evaluate_splits(model: nn.Module, splits: dict[str, Split], device: torch.device,
-                    float_images: dict[str, torch.Tensor] | None = None,
+def evaluate_splits(model: nn.Module, splits: dict[str, Split], info: DatasetInfo,
+                    device: torch.device, float_images: dict[str, torch.Tensor] | None = None,
                     prefix: str = "") -> tuple[dict[str, float], list[list[int]] | None]:
-    """``acc_<split>`` for every split, ``worst_group_acc`` on ``conflicting`` and its
-    confusion matrix."""
+    """``acc_<split>`` for every split, ``worst_group_acc`` on the dataset's headline test
+    split and its confusion matrix."""
     out: dict[str, float] = {}
     confusion = None
     for name, split in splits.items():
@@ -34,8 +35,8 @@ def evaluate_splits(model: nn.Module, splits: dict[str, Split], device: torch.de
             images = to_float_images(split.images, device)
         pred = predict(model, images).cpu()
         out[f"{prefix}acc_{name}"] = metrics.accuracy(pred, split.digits)
-        if name == "conflicting":
+        if name == info.splits.headline:
             out[f"{prefix}worst_group_acc"] = metrics.worst_group_accuracy(
-                pred, split.digits, split.groups)
-            confusion = metrics.confusion_matrix(pred, split.digits)
+                pred, split.digits, info.group_ids(split.digits, split.colors))
+            confusion = metrics.confusion_matrix(pred, split.digits, info.num_classes)
     return out, confusion

@@ -12,7 +12,7 @@ from torch import nn
 
 from bench.backbones import canonical_name
 from bench.data import Splits, prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
 from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
 from bench.evaluate import evaluate_splits
@@ -73,18 +73,20 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     versions = {**package_versions(), **runtime_environment(), "train_step": env.train_step}
     record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
                        versions=versions, git_commit=git_commit())
+    data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
     if splits is None:
-        data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
         splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
+    info = splits.info or dataset_info(data_spec, spec.dataset)
     timings = {"seconds_data": splits.seconds}
     hparams = resolve(cls.Hparams, spec.hparams)
     check_bounds(hparams, train_size=len(splits.train))   # a ConfigError, before any training
     try:
         start = time.perf_counter()
-        train = SplitView(splits.train, env.device, cls.supervision.allows("train"))
-        val = SplitView(splits.val, env.device, cls.supervision.allows("val"))
+        train = SplitView(splits.train, env.device, cls.supervision.allows("train"),
+                          dataset=info)
+        val = SplitView(splits.val, env.device, cls.supervision.allows("val"), dataset=info)
         generator = torch.Generator().manual_seed(seed)
-        ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone,
+        ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone, info,
                          progress=env.progress, epoch_observer=env.epoch_observer,
                          train_step=env.train_step)
         method = cls(hparams)
@@ -95,9 +97,10 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         start = time.perf_counter()
         eval_splits = {"train": splits.train, "val": splits.val, **splits.tests}
         cached = {"train": train.images, "val": val.images}
-        metrics, confusion = evaluate_splits(fit.model, eval_splits, env.device, cached)
+        metrics, confusion = evaluate_splits(fit.model, eval_splits, info, env.device, cached)
         if fit.final_model is not None:
-            final, _ = evaluate_splits(fit.final_model, splits.tests, env.device, prefix="final_")
+            final, _ = evaluate_splits(fit.final_model, splits.tests, info, env.device,
+                                       prefix="final_")
             metrics.update(final)
         timings["seconds_eval"] = time.perf_counter() - start
         metrics.update({k: float(v) for k, v in fit.logs.items()})

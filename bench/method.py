@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from bench.backbones import build_backbone
+from bench.datasets.interface import DatasetInfo
 from bench.supervision import SplitView, Supervision
 
 
@@ -50,10 +51,22 @@ class RunContext:
     generator: torch.Generator
     supervision: Supervision
     backbone: str = "baseline"
-    num_classes: int = 10
+    dataset: DatasetInfo | None = None   # None: the train view's (see ``info``)
     progress: Progress = field(default_factory=Progress)
     epoch_observer: EpochObserver | None = None
     train_step: str = "eager"     # bench.training.TRAIN_STEPS: how steps run, not what they do
+
+    @property
+    def info(self) -> DatasetInfo:
+        """The dataset's declaration: classes, bias attribute, groups."""
+        info = self.dataset or self.train.dataset
+        if info is None:
+            raise ValueError("the run context has no dataset declaration; pass dataset=")
+        return info
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
 
     def new_model(self) -> nn.Module:
         """A fresh backbone, initialised from the run's generator without touching (or

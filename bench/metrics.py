@@ -29,13 +29,13 @@ def worst_group_accuracy(pred: torch.Tensor, target: torch.Tensor, groups: torch
 
 
 def bias_conflicting_accuracy(pred: torch.Tensor, target: torch.Tensor,
-                              bias: torch.Tensor) -> float:
-    """Accuracy on the examples whose bias attribute (colour index) disagrees with the label."""
-    mask = (bias >= 0) & (bias != target)
-    return accuracy(pred[mask], target[mask])
+                              conflicting: torch.Tensor) -> float:
+    """Accuracy on the bias-conflicting examples (a boolean mask; the dataset says which:
+    ``DatasetInfo.conflicting``)."""
+    return accuracy(pred[conflicting], target[conflicting])
 
 
-def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int = 10) -> list[list[int]]:
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> list[list[int]]:
     """Rows are true classes, columns predicted classes."""
     flat = target.long().cpu() * num_classes + pred.long().cpu()
     counts = torch.bincount(flat, minlength=num_classes * num_classes)

@@ -3,11 +3,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from bench.datasets.interface import DatasetInfo
 from bench.metrics import mean_std
 from bench.record import RunRecord
 
-HEADLINE_METRICS = ("acc_train", "acc_val", "acc_aligned", "acc_conflicting", "acc_cycled",
-                    "acc_greyscale", "worst_group_acc", "seconds_train")
+
+def headline_metrics(info: DatasetInfo) -> tuple[str, ...]:
+    """Accuracy on every split of the dataset, worst-group accuracy, training seconds."""
+    return (*info.metric_names(), "worst_group_acc", "seconds_train")
+
+
+def narrow_metrics(info: DatasetInfo) -> tuple[str, ...]:
+    """The headline split's accuracy, the first other test split's (on the colour datasets,
+    ``aligned``), worst-group accuracy and training seconds."""
+    others = [t for t in info.splits.tests if t != info.splits.headline][:1]
+    return (f"acc_{info.splits.headline}", *(f"acc_{t}" for t in others), "worst_group_acc",
+            "seconds_train")
 
 
 def group_by_spec(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
@@ -30,8 +41,7 @@ def format_mean_std(values: list[float], digits: int = 3, seeds: int | None = No
     return f"{mean:.{digits}f} ± {std:.{digits}f}{count}"
 
 
-def summary_rows(records: list[RunRecord],
-                 metric_names: tuple[str, ...] = HEADLINE_METRICS) -> list[dict[str, str]]:
+def summary_rows(records: list[RunRecord], metric_names: tuple[str, ...]) -> list[dict[str, str]]:
     """One row per run spec: method, source, r, n (completed seeds) and each metric's
     mean ± std over those seeds."""
     rows = []

@@ -19,6 +19,7 @@ import torch
 
 from bench.errors import SupervisionError
 from bench.datasets.colored_mnist import Split
+from bench.datasets.interface import DatasetInfo
 
 
 class Supervision(str, Enum):
@@ -50,11 +51,13 @@ class Supervision(str, Enum):
 class SplitView:
     """A split as a method sees it: float images and digits on the run's device, and colour
     labels (the bias attribute) only when the method's supervision allows them. A view
-    without them holds no copy of them at all, and visibility is read-only."""
+    without them holds no copy of them at all, and visibility is read-only. ``dataset``: the
+    declaration that says what a group and a bias-conflicting image are."""
 
     def __init__(self, split: Split, device: torch.device, bias_visible: bool,
-                 images: torch.Tensor | None = None):
+                 images: torch.Tensor | None = None, dataset: DatasetInfo | None = None):
         self.name = split.name
+        self.dataset = dataset
         self.images = images if images is not None else to_float_images(split.images, device)
         self.digits = split.digits.to(device)
         self._labels = split.colors.to(device) if bias_visible else None
@@ -83,9 +86,23 @@ class SplitView:
 
     @property
     def groups(self) -> torch.Tensor:
-        return self.digits * 10 + self.colors
+        """(class, bias value) group ids, as the dataset numbers them."""
+        colors = self.colors   # withheld labels raise SupervisionError before anything else
+        return self._declared().group_ids(self.digits, colors)
+
+    @property
+    def conflicting(self) -> torch.Tensor:
+        """Mask of bias-conflicting images (reads the bias labels)."""
+        colors = self.colors
+        return self._declared().conflicting(self.digits, colors)
+
+    def _declared(self) -> DatasetInfo:
+        if self.dataset is None:
+            raise ValueError(f"the {self.name!r} view was built without its dataset's "
+                             f"declaration; pass dataset=splits.info")
+        return self.dataset
 
 
 def to_float_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (N, 3, 28, 28) -> float32 in [0, 1] on the device, converted once per run."""
+    """uint8 (N, 3, H, W) -> float32 in [0, 1] on the device, converted once per run."""
     return images.to(device).float().div_(255)

@@ -108,7 +108,7 @@ def epoch_order(n: int, ctx: RunContext, sample_weights: torch.Tensor | None) ->
 def validation_score(model: nn.Module, ctx: RunContext, rule: str) -> float:
     pred = predict(model, ctx.val.images)
     if rule == "val_conflicting_acc":
-        return metrics.bias_conflicting_accuracy(pred, ctx.val.digits, ctx.val.colors)
+        return metrics.bias_conflicting_accuracy(pred, ctx.val.digits, ctx.val.conflicting)
     return metrics.accuracy(pred, ctx.val.digits)
 
 

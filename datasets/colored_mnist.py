@@ -27,14 +27,19 @@ from typing import Callable
 import torch
 
 from bench.registry import DATASETS
-from bench.datasets.digits import Digits
+from bench.datasets.interface import BiasAttribute, DatasetInfo, SplitRoles
+from bench.datasets.sources import Digits, source_classes
 
 # Ten well-separated colours (Sasha Trubetskoy's distinct palette), index = digit.
 PALETTE: tuple[tuple[int, int, int], ...] = (
     (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
     (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 190),
 )
+# Trubetskoy's names for them, in the same order: the bias attribute's value names.
+COLOR_NAMES = ("red", "green", "yellow", "blue", "orange", "purple", "cyan", "magenta", "lime",
+               "pink")
 MODES = ("background", "foreground")
+HEADLINE_SPLIT = "conflicting"   # where shape and colour disagree: what the suite ranks on
 
 
 @dataclass(frozen=True)
@@ -69,16 +74,13 @@ class ColoredMNISTSpec:
 
 @dataclass(frozen=True)
 class Split:
-    """Coloured images (uint8, N x 3 x 28 x 28), digit labels, colour indices (-1 = none)."""
+    """Coloured images (uint8, N x 3 x 28 x 28), class labels (``digits``, named for the first
+    source), colour indices (-1 = none). Group ids come from the dataset's
+    :meth:`DatasetInfo.group_ids`."""
     name: str
     images: torch.Tensor
     digits: torch.Tensor
     colors: torch.Tensor
-
-    @property
-    def groups(self) -> torch.Tensor:
-        """Group = (digit, colour) as digit * 10 + colour; -1 where there is no colour."""
-        return torch.where(self.colors >= 0, self.digits * 10 + self.colors, -1)
 
     def __len__(self) -> int:
         return len(self.digits)
@@ -204,3 +206,26 @@ def split_train_val(colored: Split, spec: ColoredMNISTSpec) -> tuple[Split, Spli
     in_val[order[:n_val]] = True   # a mask keeps both index lists sorted without sorting
     return (colored.subset(torch.nonzero(~in_val).flatten(), "train"),
             colored.subset(torch.nonzero(in_val).flatten(), "val"))
+
+
+def dataset_info(data: ColoredMNISTSpec, train_dataset: str = "colored") -> DatasetInfo:
+    """The declaration of a coloured dataset: the source's classes, the colour as bias
+    attribute (colour k is class k's in training), the registered test splits, and a
+    validation split carved out of the training data."""
+    builder: DatasetBuilder = DATASETS.get(train_dataset)
+    if builder.role != "train":
+        from bench.errors import DataError
+        raise DataError(f"dataset {train_dataset!r} is a test dataset; train on one of "
+                        f"{[n for n, b in DATASETS.items() if b.role == 'train']}")
+    classes = source_classes(data.source)
+    if len(classes) != len(data.palette):
+        from bench.errors import ConfigError
+        raise ConfigError(f"source {data.source!r} has {len(classes)} classes but the palette "
+                          f"{len(data.palette)} colours; colour k belongs to class k")
+    names = COLOR_NAMES if data.palette == PALETTE else tuple(
+        "#%02x%02x%02x" % rgb for rgb in data.palette)
+    tests = tuple(n for n, b in DATASETS.items() if b.role == "test")
+    base = data.source.partition("@")[0]
+    return DatasetInfo(f"colored-{base}", classes, BiasAttribute(f"{data.mode} colour", names),
+                       SplitRoles("train", "val", tests, HEADLINE_SPLIT, "carved"),
+                       aligned_bias=tuple(range(len(classes))))

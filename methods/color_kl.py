@@ -35,7 +35,6 @@ from bench.registry import METHODS
 from bench.supervision import Supervision
 from bench.training import SGDHparams, train
 
-NUM_COLORS = 10
 HEAD_DATA = ("conflicting", "all")   # which training images the colour head learns on
 
 
@@ -62,21 +61,25 @@ def colour_head(model: nn.Module, ctx: RunContext) -> nn.Linear:
     """A linear colour head on the pooled features, initialised from the run's generator."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.seed_from_generator())
-        head = nn.Linear(model.classifier.in_features, NUM_COLORS)
+        head = nn.Linear(model.classifier.in_features, ctx.info.num_bias_values)
     return head.to(ctx.device)
 
 
+def head_mask(conflicting: torch.Tensor, head_on: str) -> torch.Tensor:
+    """The images the colour head learns on: with ``head_on="conflicting"`` only those whose
+    colour is not their class's (``conflicting``, from the dataset's declaration), else all."""
+    return conflicting.clone() if head_on == "conflicting" else torch.ones_like(conflicting)
+
+
 def adversarial_losses(net: nn.Module, head: nn.Linear, x: torch.Tensor, digits: torch.Tensor,
-                       colors: torch.Tensor, head_on: str = "conflicting"
+                       colors: torch.Tensor, learn: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(digit CE, KL-to-uniform penalty, colour-head CE). The penalty (on every image) reaches
     only the backbone (the head is a fixed adversary inside it); the head's CE reaches only the
-    head and, with ``head_on="conflicting"``, counts only images whose colour is not their
-    digit's (zero when a batch has none)."""
+    head and counts only the images of the ``learn`` mask (zero when a batch has none)."""
     features = net.features(x)
     digit_loss = F.cross_entropy(net.classifier(features), digits)
     adversary_logits = F.linear(features, head.weight.detach(), head.bias.detach())
-    learn = (colors != digits) if head_on == "conflicting" else torch.ones_like(colors) > 0
     per_image = F.cross_entropy(head(features.detach()), colors, reduction="none")
     head_loss = (per_image * learn).sum() / learn.sum().clamp(min=1)
     return digit_loss, kl_to_uniform(adversary_logits), head_loss
@@ -94,11 +97,12 @@ class ColorKL(Method):
         model = ctx.new_model()
         head = colour_head(model, ctx)
         colors = ctx.train.colors
+        learn = head_mask(ctx.train.conflicting, hp.head_on)
 
         def objective(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
                       index: torch.Tensor) -> torch.Tensor:
             digit_loss, penalty, head_loss = adversarial_losses(
-                net, head, x, y, colors.index_select(0, index), hp.head_on)
+                net, head, x, y, colors.index_select(0, index), learn.index_select(0, index))
             return digit_loss + hp.kl_weight * penalty + head_loss
 
         result = train(model, ctx, hp.sgd(), objective, extra_parameters=head.parameters())
@@ -106,7 +110,7 @@ class ColorKL(Method):
         probe = nn.Sequential(_Features(result.final_model or model), head)
         # Scored on bias-conflicting images only: where colour = digit (95%), a head can be
         # right by reading the digit's shape, which says nothing about colour information.
-        conflicting = ctx.val.colors != ctx.val.digits
+        conflicting = ctx.val.conflicting
         guesses = predict(probe, ctx.val.images[conflicting])
         result.logs["color_head_val_conflicting_acc"] = float(
             (guesses == ctx.val.colors[conflicting]).double().mean())

@@ -38,7 +38,7 @@ from bench import group_inference
 from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
-from bench.supervision import Supervision
+from bench.supervision import SplitView, Supervision
 from bench.training import SGDConfig, train
 
 
@@ -66,12 +66,12 @@ class DFRHparams:
         object.__setattr__(self, "c_grid", tuple(float(c) for c in self.c_grid))
 
 
-def dfr_groups(digits: np.ndarray, colors: np.ndarray, grouping: str) -> np.ndarray:
-    """Group index per image: ``digit * 2 + (colour != digit)`` for digit x alignment,
-    ``digit * 10 + colour`` for digit x colour."""
+def dfr_groups(view: SplitView, grouping: str) -> np.ndarray:
+    """Group index per image: ``class * 2 + conflicting`` for class x alignment, the dataset's
+    (class, bias value) group id for class x colour. Reads the view's bias labels."""
     if grouping == "digit-colour":
-        return digits * 10 + colors
-    return digits * 2 + (colors != digits)
+        return view.groups.cpu().numpy()
+    return (view.digits * 2 + view.conflicting).cpu().numpy()
 
 
 def balanced_subset(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -188,7 +188,7 @@ class DFR(Method):
         features = group_inference.pooled_features(erm, ctx.val.images).cpu().double().numpy()
         rng = np.random.default_rng(ctx.seed_from_generator())
         digits = ctx.val.digits.cpu().numpy()
-        groups = dfr_groups(digits, ctx.val.colors.cpu().numpy(), hp.groups)
+        groups = dfr_groups(ctx.val, hp.groups)
         last = retrain_last_layer(features, digits, groups, hp, rng, ctx.num_classes)
         model = copy.deepcopy(erm)
         model.classifier = last.layer.to(ctx.device)

@@ -1,6 +1,7 @@
 """Group DRO (Sagawa et al. 2020): minimise the worst (digit, colour) group's loss.
 
-An adversary keeps a distribution ``q`` over the 100 groups and moves it toward the groups
+An adversary keeps a distribution ``q`` over the (class, bias value) groups (100 on the colour
+datasets; the dataset declares them) and moves it toward the groups
 with high loss by exponentiated gradient, ``q_g <- q_g * exp(eta * loss_g)``, renormalised;
 the network minimises ``sum_g q_g * loss_g`` on each batch (online algorithm, Sagawa et al.
 Alg. 1; the same update as DomainBed's ``GroupDRO``).
@@ -31,9 +32,6 @@ from bench.registry import METHODS
 from bench.supervision import Supervision
 from bench.training import SGDHparams, train
 
-NUM_GROUPS = 100   # (digit, colour) = digit * 10 + colour
-
-
 class GroupWeights:
     """The adversary's distribution over groups and its exponentiated-gradient step."""
 
@@ -54,7 +52,7 @@ class GroupWeights:
 
 
 def batch_group_losses(losses: torch.Tensor, groups: torch.Tensor,
-                       num_groups: int = NUM_GROUPS) -> tuple[torch.Tensor, torch.Tensor]:
+                       num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss per group in the batch (0 for absent groups) and the mask of present ones."""
     counts = torch.bincount(groups, minlength=num_groups)
     sums = torch.zeros(num_groups, dtype=losses.dtype, device=losses.device)
@@ -90,19 +88,23 @@ class GroupDRO(Method):
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams
         groups = ctx.train.groups
-        counts = torch.bincount(groups, minlength=NUM_GROUPS)
+        num_groups = ctx.info.num_groups
+        counts = torch.bincount(groups, minlength=num_groups)
         adversary = GroupWeights(counts, hp.eta, hp.adjustment)
 
         def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                       index: torch.Tensor) -> torch.Tensor:
             losses = F.cross_entropy(model(x), y, reduction="none")
-            group_losses, present = batch_group_losses(losses, groups.index_select(0, index))
+            group_losses, present = batch_group_losses(losses, groups.index_select(0, index),
+                                                       num_groups)
             adversary.step(group_losses, present)
             return (adversary.q.to(losses.dtype) * group_losses).sum()
 
         weights = group_balanced_weights(groups) if hp.balanced_sampling else None
         result = train(ctx.new_model(), ctx, hp.sgd(), objective, sample_weights=weights)
         q = adversary.q.cpu()
+        classes = torch.arange(ctx.info.num_classes)
+        aligned = ctx.info.group_ids(classes, torch.tensor(ctx.info.aligned_bias))
         result.logs.update({"groupdro_max_q": float(q.max()),
-                            "groupdro_q_aligned": float(q[torch.arange(10) * 11].sum())})
+                            "groupdro_q_aligned": float(q[aligned].sum())})
         return result

@@ -56,9 +56,10 @@ def make_context(splits, supervision: Supervision = Supervision.NONE, seed: int 
     """A CPU run context over (a prefix of) the tiny splits, as the harness would build it."""
     train = splits.train if limit is None else splits.train.subset(torch.arange(limit))
     device = torch.device("cpu")
-    return RunContext(SplitView(train, device, supervision.allows("train")),
-                      SplitView(splits.val, device, supervision.allows("val")),
-                      device, torch.Generator().manual_seed(seed), supervision)
+    return RunContext(SplitView(train, device, supervision.allows("train"), dataset=splits.info),
+                      SplitView(splits.val, device, supervision.allows("val"), dataset=splits.info),
+                      device, torch.Generator().manual_seed(seed), supervision,
+                      dataset=splits.info)
 
 
 @pytest.fixture

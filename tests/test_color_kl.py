@@ -8,7 +8,7 @@ import torch
 
 from bench.backbones import build_backbone
 from bench.method import make_method
-from bench.methods.color_kl import ColorKL, adversarial_losses, kl_to_uniform
+from bench.methods.color_kl import ColorKL, adversarial_losses, head_mask, kl_to_uniform
 from bench.supervision import Supervision
 from conftest import make_context
 
@@ -35,7 +35,8 @@ def test_penalty_trains_only_the_backbone_and_head_loss_only_the_head():
     net, head = build_backbone("baseline"), torch.nn.Linear(16, 10)
     x = torch.rand(6, 3, 28, 28)
     digit_loss, penalty, head_loss = adversarial_losses(
-        net, head, x, torch.arange(6), torch.tensor([0, 1, 2, 0, 1, 2]))
+        net, head, x, torch.arange(6), torch.tensor([0, 1, 2, 0, 1, 2]),
+        torch.ones(6, dtype=torch.bool))
     assert penalty > 0
     assert _gradients(penalty, head) == 0 and _gradients(penalty, net.gradcam_layer) > 0
     assert _gradients(head_loss, head) > 0 and _gradients(head_loss, net) == 0
@@ -64,11 +65,14 @@ def test_head_learns_only_where_colour_disagrees_with_the_digit():
     net, head = build_backbone("baseline"), torch.nn.Linear(16, 10)
     x = torch.rand(4, 3, 28, 28)
     digits = torch.tensor([0, 1, 2, 3])
-    aligned_only = adversarial_losses(net, head, x, digits, digits.clone())[2]
+    none = torch.zeros(4, dtype=torch.bool)
+    aligned_only = adversarial_losses(net, head, x, digits, digits.clone(),
+                                      head_mask(none, "conflicting"))[2]
     assert aligned_only == 0 and _gradients(aligned_only, head) == 0
     colors = torch.tensor([0, 1, 5, 7])          # the last two disagree with their digit
-    mixed = adversarial_losses(net, head, x, digits, colors)[2]
+    conflicting = colors != digits
+    mixed = adversarial_losses(net, head, x, digits, colors, head_mask(conflicting, "conflicting"))[2]
     per_image = torch.nn.functional.cross_entropy(head(net.features(x)), colors, reduction="none")
     assert torch.isclose(mixed, per_image[2:].mean())
-    everyone = adversarial_losses(net, head, x, digits, colors, head_on="all")[2]
+    everyone = adversarial_losses(net, head, x, digits, colors, head_mask(conflicting, "all"))[2]
     assert torch.isclose(everyone, per_image.mean())

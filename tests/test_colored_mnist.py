@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from bench.datasets.colored_mnist import (PALETTE, ColoredMNISTSpec, build_split, paint,
+from bench.datasets.colored_mnist import (PALETTE, ColoredMNISTSpec, build_split, dataset_info, paint,
                                           split_train_val)
 from bench.datasets.digits import load_digits
 from bench.errors import ConfigError
@@ -39,9 +39,10 @@ def test_train_and_val_partition_the_training_digits(digits):
 
 
 def test_aligned_wears_its_own_colour(digits):
-    split = build_split("aligned", digits.test, ColoredMNISTSpec(source="mnist-5k"))
+    spec = ColoredMNISTSpec(source="mnist-5k")
+    split = build_split("aligned", digits.test, spec)
     assert torch.equal(split.colors, split.digits)
-    assert torch.equal(split.groups, split.digits * 11)
+    assert torch.equal(dataset_info(spec).group_ids(split.digits, split.colors), split.digits * 11)
 
 
 def test_conflicting_never_wears_its_own_colour_and_uses_all_nine_others(digits):
@@ -61,8 +62,10 @@ def test_cycled_maps_digit_d_to_colour_d_plus_one(digits):
 
 
 def test_greyscale_has_three_equal_channels_and_no_colour(digits):
-    split = build_split("greyscale", digits.test, ColoredMNISTSpec(source="mnist-5k"))
-    assert (split.colors == -1).all() and (split.groups == -1).all()
+    spec = ColoredMNISTSpec(source="mnist-5k")
+    split = build_split("greyscale", digits.test, spec)
+    assert (split.colors == -1).all()
+    assert (dataset_info(spec).group_ids(split.digits, split.colors) == -1).all()
     assert torch.equal(split.images[:, 0], split.images[:, 1])
     assert torch.equal(split.images[:, 1], split.images[:, 2])
     assert torch.equal(split.images[:, 0], digits.test.images)

@@ -103,3 +103,48 @@ def test_splits_of_a_corrupted_copy_are_never_served_for_a_good_one(tmp_path):
     expected = build_split("aligned", load_digits("mnist").test, ColoredMNISTSpec())
     assert torch.equal(served.tests["aligned"].images, expected.images)
     assert not torch.equal(served.tests["aligned"].images, corrupted.tests["aligned"].images)
+
+
+# SHA-256 over every split's images, labels and colours (in split order) as the code before the
+# dataset interface built them (commit bfb2e7e, /tmp script hashing prepare_splits(spec,
+# use_cache=False)); the interface must not change a byte of any image.
+BEFORE_THE_INTERFACE = {
+    ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05, seed=0):
+        "311e91ef337ca75a1a6d41227fafcec07d9774a8ecebc531b56c4890cd1905cb",
+    ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.1, mode="foreground", jitter=0.1, seed=3):
+        "363d7e6689abd1231ebd8088ffe7b48eee53c92b42528c1985de21daee5947d1",
+}
+
+
+def _digest(splits) -> str:
+    import hashlib
+    digest = hashlib.sha256()
+    for name, split in splits.all().items():
+        for tensor in (split.images, split.digits, split.colors):
+            digest.update(name.encode())
+            digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("spec", list(BEFORE_THE_INTERFACE), ids=lambda s: s.hash())
+def test_the_dataset_interface_kept_every_image_byte_identical(spec):
+    assert _digest(prepare_splits(spec, use_cache=False)) == BEFORE_THE_INTERFACE[spec]
+
+
+def test_every_committed_record_keeps_its_key():
+    """Each committed record's key is the hash of its stored spec, and reading its data fields
+    through the dataset's spec class (as every run, sweep and page does) and back gives the
+    same key: the dataset interface moved no record."""
+    import dataclasses
+    from pathlib import Path
+    from bench.data import info_of
+    from bench.leaderboard.sources import read_records_dir
+    records = read_records_dir(Path(__file__).parents[1] / "leaderboards" / "records")
+    assert len(records) >= 50   # the committed leaderboards hold ~100
+    for record in records:
+        spec = record.spec
+        assert spec.key(record.seed) == record.key
+        data = ColoredMNISTSpec(**{**spec.data, "seed": record.seed}).to_dict()
+        rebuilt = dataclasses.replace(spec, data={k: v for k, v in data.items() if k != "seed"})
+        assert rebuilt.key(record.seed) == record.key, record.key
+        assert info_of(spec).splits.headline == "conflicting"

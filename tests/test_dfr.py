@@ -7,7 +7,8 @@ import torch
 
 from bench.errors import SupervisionError
 from bench.methods import dfr
-from bench.supervision import Supervision
+from bench.datasets.colored_mnist import Split
+from bench.supervision import SplitView, Supervision
 from conftest import make_context
 
 
@@ -41,10 +42,12 @@ def test_balanced_retraining_ignores_the_spurious_feature(balance):
     assert (pred == test_y).mean() > 0.7
 
 
-def test_groups_are_digit_by_alignment_by_default():
-    digits, colors = np.array([3, 3, 3, 7]), np.array([3, 5, 8, 7])
-    assert dfr.dfr_groups(digits, colors, "digit-alignment").tolist() == [6, 7, 7, 14]
-    assert dfr.dfr_groups(digits, colors, "digit-colour").tolist() == [33, 35, 38, 77]
+def test_groups_are_digit_by_alignment_by_default(tiny_splits):
+    split = Split("val", torch.zeros(4, 3, 28, 28, dtype=torch.uint8), torch.tensor([3, 3, 3, 7]),
+                  torch.tensor([3, 5, 8, 7]))
+    view = SplitView(split, torch.device("cpu"), True, dataset=tiny_splits.info)
+    assert dfr.dfr_groups(view, "digit-alignment").tolist() == [6, 7, 7, 14]
+    assert dfr.dfr_groups(view, "digit-colour").tolist() == [33, 35, 38, 77]
 
 
 def test_weights_give_every_group_the_same_total_and_keep_every_image():

@@ -10,7 +10,7 @@ def test_erm_scores_far_lower_on_conflicting_than_on_aligned(tiny_splits):
     ctx = make_context(tiny_splits, limit=1200)
     erm = METHODS.get("erm")
     fit = erm(erm.Hparams(epochs=3, batch_size=16, lr=0.1)).fit(ctx)   # ~75 steps an epoch
-    metrics, confusion = evaluate_splits(fit.model, tiny_splits.tests, ctx.device)
+    metrics, confusion = evaluate_splits(fit.model, tiny_splits.tests, tiny_splits.info, ctx.device)
     # After ~225 steps the colour shortcut is half learnt (full runs reach ~0.99 aligned), and
     # shape hardly at all: conflicting sits near the 0.1 of a colour reader.
     assert metrics["acc_conflicting"] < 0.2, metrics

@@ -36,7 +36,7 @@ def test_confusion_matrix_rows_are_true_classes():
     m = metrics.confusion_matrix(PRED, TRUE, num_classes=3)
     # true 0: predicted 0,2,0,1 -> [2, 1, 1]; true 1: [0, 1, 0]; true 2: predicted 1,2,2 -> [0,1,2]
     assert m == [[2, 1, 1], [0, 1, 0], [0, 1, 2]]
-    assert sum(map(sum, metrics.confusion_matrix(PRED, TRUE))) == 8
+    assert sum(map(sum, metrics.confusion_matrix(PRED, TRUE, num_classes=10))) == 8
 
 
 def test_mean_std_uses_the_sample_standard_deviation():
@@ -52,5 +52,5 @@ def test_mean_std_uses_the_sample_standard_deviation():
 def test_bias_conflicting_accuracy_counts_only_disagreeing_examples():
     pred = torch.tensor([0, 1, 2, 3, 0])
     target = torch.tensor([0, 1, 2, 2, 1])
-    bias = torch.tensor([0, 5, 2, 3, -1])   # conflicting: positions 1 (right) and 3 (wrong)
-    assert metrics.bias_conflicting_accuracy(pred, target, bias) == 0.5
+    conflicting = torch.tensor([False, True, False, True, False])   # 1 right, 3 wrong
+    assert metrics.bias_conflicting_accuracy(pred, target, conflicting) == 0.5

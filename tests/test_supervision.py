@@ -65,3 +65,15 @@ def test_the_leaderboard_reclassifies_old_records_by_the_current_declaration():
     catalog = MethodCatalog.from_registry()
     assert catalog.supervision("greyscale", "none") == Supervision.BIAS_FORM.value
     assert catalog.supervision("not-registered", "none") == "none"
+
+
+def test_groups_and_conflicting_come_from_the_dataset_declaration(tiny_splits):
+    info = tiny_splits.info
+    split = Split("val", torch.zeros(3, 3, 28, 28, dtype=torch.uint8), torch.tensor([2, 2, 9]),
+                  torch.tensor([2, 7, -1]))
+    view = SplitView(split, CPU, bias_visible=True, dataset=info)
+    assert view.groups.tolist() == [2 * info.num_bias_values + 2, 2 * info.num_bias_values + 7,
+                                    -1]
+    assert view.conflicting.tolist() == [False, True, False]
+    with pytest.raises(ValueError, match="dataset's declaration"):
+        SplitView(split, CPU, bias_visible=True).groups

@@ -72,7 +72,7 @@ def test_sample_weights_draw_with_replacement_in_proportion(tiny_splits):
 def _small_splits(splits: Splits, n_train: int = 400, n_test: int = 300) -> Splits:
     head = lambda s, n: s.subset(torch.arange(min(n, len(s))))   # noqa: E731
     return Splits(head(splits.train, n_train), head(splits.val, 200),
-                  {k: head(v, n_test) for k, v in splits.tests.items()})
+                  {k: head(v, n_test) for k, v in splits.tests.items()}, info=splits.info)
 
 
 def _spec(**overrides):

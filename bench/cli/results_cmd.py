@@ -11,12 +11,29 @@ from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.record import RunRecord
 from bench.store import Store
 
-TABLE_METRICS = ("acc_aligned", "acc_conflicting", "acc_cycled", "acc_greyscale",
-                 "worst_group_acc", "seconds_train",
-                 # headline diagnostics (bench.diagnostics); their settings are in the json extras
-                 "color_following", "gradcam_shape_share", "eps_to_flip_conflicting", "llc")
-# within 100 columns: the question a debiasing run answers first
-NARROW_TABLE_METRICS = ("acc_aligned", "acc_conflicting", "seconds_train")
+# headline diagnostics (bench.diagnostics); their settings are in the json extras
+DIAGNOSTIC_METRICS = ("color_following", "gradcam_shape_share", "eps_to_flip_conflicting", "llc")
+
+
+def table_metrics(records: list[RunRecord], wide: bool) -> tuple[str, ...]:
+    """Accuracy on the test splits the records' datasets declare (in their order; within 100
+    columns only each dataset's headline split and the first other one), then the rest."""
+    from bench.data import info_of
+    from bench.errors import BenchError
+    from bench.registry import RegistryError
+    names: list[str] = []
+    for spec in {r.spec.hash(): r.spec for r in records}.values():
+        try:
+            info = info_of(spec)
+        except (BenchError, RegistryError):   # a plugin's source that is not installed here
+            continue
+        others = [t for t in info.splits.tests if t != info.splits.headline]
+        shown = info.splits.tests if wide else [t for t in info.splits.tests
+                                                if t == info.splits.headline or t in others[:1]]
+        names += [f"acc_{t}" for t in shown if f"acc_{t}" not in names]
+    if wide:
+        return (*names, "worst_group_acc", "seconds_train", *DIAGNOSTIC_METRICS)
+    return (*names, "seconds_train")
 
 
 def add_parser(sub) -> None:
@@ -42,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         with open(args.out, "w", encoding="utf-8", newline="") as stream:
             write_records(records, args.format, stream)
         return 0
-    metrics = TABLE_METRICS if args.wide else NARROW_TABLE_METRICS
+    metrics = table_metrics(records, args.wide)
     table = new_table(f"{len(records)} runs", ("id", "method", "source", "r", "seed", "status",
                                                *metrics))
     for r in records:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from bench.cli.options import add_data_options, add_parallel_options, check_ratio, data_spec, \
     positive_int
 from bench.cli.progress import RunBoard, message_console
-from bench.cli.tables import NARROW_METRICS, add_wide_option, new_table, print_table
+from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
 from bench.harness import make_spec, resolve_device
@@ -18,7 +18,7 @@ from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store
-from bench.summary import HEADLINE_METRICS, summary_rows
+from bench.summary import headline_metrics, narrow_metrics, summary_rows
 from bench.sweep.grid import Job
 from bench.sweep.local import run_local
 from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
@@ -124,10 +124,12 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(records, wide: bool = False) -> None:
     """mean ± std over the n completed seeds; the main metrics within 100 columns, or every
     headline metric with ``wide``."""
-    rows = summary_rows(records)
+    from bench.data import info_of
+    info = info_of(records[0].spec) if records else None
+    metrics = () if info is None else headline_metrics(info) if wide else narrow_metrics(info)
+    rows = summary_rows(records, metrics)
     sources = ", ".join(sorted({row["source"] for row in rows})) or "no completed seed"
-    columns = ("method", "source", "r", "n", *HEADLINE_METRICS) if wide else \
-        ("method", "r", "n", *NARROW_METRICS)
+    columns = ("method", "source", "r", "n", *metrics) if wide else ("method", "r", "n", *metrics)
     table = new_table(f"mean ± std over n seeds · {sources}", columns)
     for row in rows:
         table.add_row(*(row[c] for c in columns))

@@ -14,8 +14,6 @@ from rich.table import Table
 
 NARROW_WIDTH = 100
 WIDE_WIDTH = 10_000           # "as wide as the table": rich never pads a table to the console
-# the per-seed summary's default columns: the question a debiasing run answers first
-NARROW_METRICS = ("acc_conflicting", "acc_aligned", "worst_group_acc", "seconds_train")
 
 
 def add_wide_option(p) -> None:

@@ -20,14 +20,15 @@ class ColorSettings:
     split: str = "cycled"
 
 
-def color_following(pred: torch.Tensor, digits: torch.Tensor) -> float:
-    """Share of predictions equal to (digit + 1) mod 10, the class the cycled colour names."""
+def color_following(pred: torch.Tensor, colour_classes: torch.Tensor) -> float:
+    """Share of predictions equal to the class each image's colour belongs to
+    (``DatasetInfo.class_of_bias``; on ``cycled``, (d + 1) mod 10 for class d)."""
     if len(pred) == 0:
         return float("nan")
-    return float((pred.cpu() == (digits.cpu() + 1) % 10).double().mean())
+    return float((pred.cpu() == colour_classes.cpu()).double().mean())
 
 
 def run_color(model: nn.Module, splits, ctx, settings: ColorSettings) -> dict[str, float]:
     split = splits.tests[settings.split]
     pred = predict(model, to_float_images(split.images, ctx.device))
-    return {"color_following": color_following(pred, split.digits)}
+    return {"color_following": color_following(pred, ctx.info.class_of_bias(split.colors))}

@@ -70,9 +70,10 @@ def profile_eager(device: torch.device, batch: int, steps: int) -> None:
 
 
 def harness_epochs(mode: str, device: torch.device, splits, epochs: int, batch: int):
-    view = lambda split: SplitView(split, device, True)   # noqa: E731
+    view = lambda split: SplitView(split, device, True, dataset=splits.info)   # noqa: E731
     ctx = RunContext(view(splits.train), view(splits.val), device,
-                     torch.Generator().manual_seed(0), Supervision.NONE, train_step=mode)
+                     torch.Generator().manual_seed(0), Supervision.NONE, train_step=mode,
+                     dataset=splits.info)
     model = ctx.new_model()
     n = len(ctx.train.digits)
     times = []

@@ -80,7 +80,7 @@ def compare(repeats: int = 3, train_images: int = 3600, batches=(16, 64)) -> dic
     subset = splits.train.subset(torch.arange(min(train_images, len(splits.train))))
     view = SplitView(subset, device, False)
     ctx = RunContext(view, SplitView(splits.val, device, False), device,
-                     torch.Generator().manual_seed(0), Supervision.NONE)
+                     torch.Generator().manual_seed(0), Supervision.NONE, dataset=splits.info)
     n = len(view)
     out: dict[str, float] = {}
     for batch in batches:
@@ -102,7 +102,7 @@ def compare(repeats: int = 3, train_images: int = 3600, batches=(16, 64)) -> dic
         predict(model, float_tests)
         pred.append(time.perf_counter() - start)
         start = time.perf_counter()
-        evaluate_splits(model, tests, device)
+        evaluate_splits(model, tests, splits.info, device)
         full.append(time.perf_counter() - start)
     out["eval_bare_ips"] = m / min(bare)
     out["eval_predict_ips"] = m / min(pred)

@@ -61,6 +61,6 @@ def test_evaluation(benchmark, tiny_splits):
     """evaluate_splits over the four mnist-5k test splits (uint8 in, metrics out)."""
     ctx = make_context(tiny_splits, limit=100)
     model = ctx.new_model()
-    benchmark.pedantic(evaluate_splits, args=(model, tiny_splits.tests, torch.device("cpu")),
+    benchmark.pedantic(evaluate_splits, args=(model, tiny_splits.tests, tiny_splits.info, torch.device("cpu")),
                        rounds=5, iterations=1)
     benchmark.extra_info["images_per_round"] = sum(len(s) for s in tiny_splits.tests.values())
