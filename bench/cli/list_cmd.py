@@ -1,4 +1,5 @@
-"""``bench list``: methods (supervision, defaults, reference), datasets, sources, backbones."""
+"""``bench list``: methods (supervision, defaults, reference), datasets (classes, bias attribute,
+splits), sources, backbones."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,7 @@ from bench.registry import BACKBONES, DATASETS, METHODS, SOURCES
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="list methods, datasets, digit sources and backbones")
+    p = sub.add_parser("list", help="list methods, datasets, image sources and backbones")
     p.set_defaults(func=run)
 
 
@@ -26,10 +27,29 @@ def run(args: argparse.Namespace) -> int:
         label = name + (" (reference)" if cls.is_reference_model else "")
         table.add_row(label, cls.supervision.value, defaults, cls.reference)
     console.print(table)
-    console.print("datasets: " + ", ".join(f"{n} ({b.role})" for n, b in DATASETS.items()))
-    console.print("digit sources: auto, " + ", ".join(SOURCES.names()))
+    console.print(dataset_table())
+    console.print("colourings (--dataset trains on one; the test splits are the others): "
+                  + ", ".join(f"{n} ({b.role})" for n, b in DATASETS.items()))
+    console.print("image sources: auto (= mnist), " + ", ".join(SOURCES.names()))
     from bench.backbones import BASELINE_ALIAS, canonical_name
     names = [f"{n} (= {canonical_name(n)})" if n == BASELINE_ALIAS else n
              for n in BACKBONES.names()]
     console.print("backbones: " + ", ".join(names) + " (docs/backbones.md)")
     return 0
+
+
+def dataset_table() -> Table:
+    """One row per source: the coloured dataset built from it, as it declares itself."""
+    from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
+    table = Table(title="datasets (docs/datasets.md)")
+    for col in ("dataset", "--source", "classes", "bias attribute", "splits"):
+        table.add_column(col, overflow="fold")
+    for source in SOURCES.names():
+        info = dataset_info(ColoredMNISTSpec(source=source))
+        roles = info.splits
+        tests = ", ".join(f"{t} (headline)" if t == roles.headline else t for t in roles.tests)
+        table.add_row(info.name, source, ", ".join(info.classes),
+                      f"{info.bias.name}: {', '.join(info.bias.values)}",
+                      f"train: {roles.train}; validation: {roles.val} ({roles.validation} from "
+                      f"train); test: {tests}")
+    return table

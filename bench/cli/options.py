@@ -11,7 +11,8 @@ from bench.errors import ConfigError
 def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="colored", help="training dataset (default: colored)")
     p.add_argument("--source", default="auto",
-                   help="digit source: auto (default), mnist or mnist-5k")
+                   help="image source: auto (default: mnist), mnist, mnist-5k, fashion-mnist, "
+                        "... (bench list; docs/datasets.md)")
     add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=0.05,
                    help="share of training images in a random colour (default 0.05)")
@@ -26,11 +27,12 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 def add_digit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", type=Path, default=None,
-                   help="folder holding MNIST/raw/ (default: $BENCH_DATA_ROOT, else the "
-                        "MNIST shipped with the suite)")
+                   help="folder holding MNIST/raw/ (or FashionMNIST/raw/, ...; default: "
+                        "$BENCH_DATA_ROOT, else the MNIST shipped with the suite or a system "
+                        "copy of the source)")
     p.add_argument("--allow-unofficial-data", action="store_true",
-                   help="use a copy of MNIST whose checksums differ from the official files; "
-                        "its runs are recorded as source mnist@unofficial-<fingerprint>")
+                   help="use a copy whose checksums differ from the official files; its runs "
+                        "are recorded as source <source>@unofficial-<fingerprint>")
 
 
 def data_spec(args: argparse.Namespace, source: str) -> ColoredMNISTSpec:

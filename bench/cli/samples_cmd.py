@@ -16,7 +16,8 @@ from bench.leaderboard.figures import splits_grid
 def add_parser(sub) -> None:
     p = sub.add_parser("samples", help="save a PNG grid of example images from every split")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
-    p.add_argument("--source", default="auto", help="digit source: auto, mnist or mnist-5k")
+    p.add_argument("--source", default="auto", help="image source: auto, mnist, mnist-5k, "
+                   "fashion-mnist, ... (bench list)")
     add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=0.05)
     p.add_argument("--mode", choices=MODES, default="background")
