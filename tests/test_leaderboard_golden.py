@@ -65,3 +65,56 @@ def test_regenerating_twice_gives_identical_bytes_including_figures(tmp_path):
             for png in pngs:
                 if f"({png})" in text.decode():
                     assert png in outputs[0]
+
+
+def _as_fashion(record):
+    """The same synthetic record, as if run with --source fashion-mnist."""
+    import dataclasses
+    spec = dataclasses.replace(record.spec, data={**record.spec.data, "source": "fashion-mnist"})
+    return dataclasses.replace(record, spec=spec)
+
+
+def test_a_second_dataset_gets_its_own_page_and_leaves_the_mnist_pages_byte_for_byte():
+    """Fashion records are paged exactly like MNIST ones (same table, same sections), the
+    MNIST pages do not move, and the index lists both datasets."""
+    everything = read_jsonl(DATA / "leaderboard_records.jsonl")
+    mnist = [r for r in everything if r.spec.data["source"] == "mnist"
+             and r.spec.data["conflict_ratio"] == 0.05]
+    fashion = [_as_fashion(r) for r in mnist]
+    before, _ = render()
+    records = everything + fashion
+    after, _ = pages.render(merge(records, []) + failures(records, []), CATALOG, COMMAND)
+    assert set(after) - set(before) == {"fashion-mnist-background-r0.05-baseline.md"}
+    for name in before:
+        if name != "README.md":
+            assert after[name] == before[name], name
+    page = after["fashion-mnist-background-r0.05-baseline.md"]
+    mnist_page = after["mnist-background-r0.05-baseline.md"]
+    table = lambda text: text.split("## Results")[1].split("Rank:")[0]   # noqa: E731
+    assert table(page) == table(mnist_page)
+    assert "--source fashion-mnist" in page and "fashion-mnist · background" in page
+    index = after["README.md"].split("## Datasets")[1].split("## Protocols")[0]
+    assert "`colored-fashion-mnist`: 10 classes (T-shirt/top, Trouser" in index
+    assert "`colored-mnist`: 10 classes (0, 1" in index
+    assert "(fashion-mnist-background-r0.05-baseline.md)" in index
+    assert "conflicting (headline)" in index
+
+
+def test_the_committed_protocol_pages_regenerate_byte_for_byte_from_the_committed_records():
+    """What ``bench leaderboard --no-store`` writes from leaderboards/records is exactly what
+    is committed (the index aside: it gained the dataset list). Figures are not drawn."""
+    repo = Path(__file__).parents[1]
+    from bench.leaderboard import protocol
+    from bench.leaderboard.sources import read_records_dir
+    committed = repo / "leaderboards"
+    everything = read_records_dir(committed / "records")
+    records = merge(everything, []) + failures(everything, [])
+    real = "bench leaderboard --no-store --records leaderboards/records --out leaderboards"
+    with pytest.MonkeyPatch.context() as patch:   # the real headline backbone, not the fixture's
+        patch.setitem(protocol.MAIN, "backbone", protocol.BASELINE.name)
+        rendered, _ = pages.render(records, MethodCatalog.from_registry(), real,
+                                   figures_in=committed)
+    protocol_pages = [name for name in rendered if name != "README.md"]
+    assert protocol_pages and all(name.startswith("mnist") for name in protocol_pages)
+    for name in protocol_pages:
+        assert rendered[name].encode("utf-8") == (committed / name).read_bytes(), name

@@ -186,6 +186,35 @@ def _protocol_line(protocol: Protocol, rows: list[Row], records: list[RunRecord]
     return text + (f"; {best}" if best else "")
 
 
+def dataset_lines(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]]) -> list[str]:
+    """One line per dataset with records, as it declares itself (bench.data.info_of), with
+    links to its protocol pages."""
+    from bench.data import info_of
+    from bench.errors import BenchError
+    from bench.registry import RegistryError
+    pages: dict[str, list[Protocol]] = defaultdict(list)
+    described: dict[str, str] = {}
+    for protocol, (_, recs) in grouped.items():
+        try:
+            info = info_of(recs[0].spec)
+        except (BenchError, RegistryError):   # a source whose plugin is not installed here
+            described.setdefault(protocol.source, f"`{protocol.source}` (not installed here)")
+            pages[protocol.source].append(protocol)
+            continue
+        bias = f"{info.bias.name} ({info.num_bias_values} values)"
+        tests = ", ".join(f"{t} (headline)" if t == info.splits.headline else t
+                          for t in info.splits.tests)
+        described.setdefault(info.name, (
+            f"`{info.name}`: {info.num_classes} classes ({', '.join(info.classes)}); bias "
+            f"attribute: {bias}; test splits: {tests}"))
+        pages[info.name].append(protocol)
+    lines = ["## Datasets", ""]
+    for name in sorted(described):
+        links = ", ".join(f"[{p.slug}]({p.slug}.md)" for p in pages[name])
+        lines.append(f"- {described[name]}. Pages: {links}.")
+    return lines + [""]
+
+
 def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
                ratio_plans: list[PlannedFigure], command: str) -> str:
     lines = ["# Lazy Artist Bench leaderboards", "", GENERATED, "",
@@ -201,7 +230,9 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
         lines += [render_table(grouped[main][0], headline=True).rstrip("\n"), "",
                   READING_GUIDE, "",
                   f"Details, budget notes and commands: [{main.slug}.md]({main.slug}.md).", ""]
-    lines += [published_block().rstrip("\n"), "", "## Protocols", ""]
+    lines += [published_block().rstrip("\n"), ""]
+    lines += dataset_lines(grouped)
+    lines += ["## Protocols", ""]
     lines += [_protocol_line(p, rows, recs) for p, (rows, recs) in grouped.items()] or ["_None._"]
     lines.append("")
     if ratio_plans:
