@@ -156,3 +156,15 @@ def test_bench_run_on_fashion_mnist_offline(tmp_path, capsys):
     assert record.status == "completed"
     assert record.spec.data["source"].startswith("fashion-mnist@unofficial-")
     assert "acc_conflicting" in record.metrics
+
+
+def test_a_fashion_records_key_is_fixed():
+    """The lead's leaderboard runs started from this key: a change that moves it (a new data
+    field, another default) would orphan them. The backbone is named, not the alias, and no
+    diagnostics are in the spec, so only the data and method parts are pinned here."""
+    from bench.datasets.colored_mnist import ColoredMNISTSpec
+    from bench.harness import make_spec
+    spec = make_spec("erm", {}, ColoredMNISTSpec(source="fashion-mnist"),
+                     backbone="k3-16-32-16-pool-between")
+    assert spec.data["source"] == "fashion-mnist" and spec.dataset == "colored"
+    assert spec.hash() == "fc5258e56fd44feb"
