@@ -100,6 +100,17 @@ def _new_pool(workers: int, settings: WorkerSettings, events: Any) -> cf.Process
                                   initargs=(settings.threads, events, os.getpid()))
 
 
+def _ready() -> None:
+    """A no-op job: submitting one makes the pool spawn a worker now."""
+
+
+def _started_pool(workers: int, settings: WorkerSettings, events: Any) -> cf.ProcessPoolExecutor:
+    pool = _new_pool(workers, settings, events)
+    for _ in range(workers):       # a process pool spawns its workers as jobs arrive
+        pool.submit(_ready)
+    return pool
+
+
 class _ProgressPump:
     """Driver side of the progress queue: a thread that hands each event to the job's
     Progress, until the job's record has arrived (late events are dropped)."""
@@ -176,12 +187,22 @@ def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record
     A BenchError (bad input or data) raised by a job becomes a failed record, so a sweep's
     other cells go on; with ``stop_on_input_error`` (``bench run``: one configuration, so
     every seed would fail alike) it is raised instead, after the records already in."""
-    prepare_data(jobs, settings)
     if workers == 1 and not isolate:
+        prepare_data(jobs, settings)
         _run_inline(jobs, settings, on_record, job_fn, progress_for, stop_on_input_error)
         return
     pump = _ProgressPump(jobs, progress_for) if progress_for is not None else None
     events = pump.events if pump is not None else None
+    # Spawn the first pool's workers before preparing the data: each spends seconds importing
+    # torch, which then overlaps the driver's data preparation instead of following it.
+    pool: cf.ProcessPoolExecutor | None = _started_pool(workers, settings, events)
+    try:
+        prepare_data(jobs, settings)
+    except BaseException:
+        _stop(pool)
+        if pump is not None:
+            pump.close()
+        raise
 
     def record_arrived(record: RunRecord) -> None:
         if pump is not None:
@@ -192,13 +213,16 @@ def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record
     suspects: set[str] = set()      # keys of jobs in flight when a worker died
     try:
         while queue:
-            pool = _new_pool(workers, settings, events)
+            pool = pool or _new_pool(workers, settings, events)
             try:
                 _run_until_broken(pool, queue, suspects, settings, workers, record_arrived,
                                   job_fn, stop_on_input_error)
             except BaseException:       # Ctrl-C, or the store failing in on_record
                 _stop(pool)
                 raise
+            pool.shutdown(wait=True)
+            pool = None
+        if pool is not None:        # no jobs at all: the warm pool was never used
             pool.shutdown(wait=True)
     finally:
         if pump is not None:

@@ -37,8 +37,20 @@ def bench_run(args: argparse.Namespace, store: Path, workers: int | None) -> flo
     if done.returncode != 0:
         sys.exit(f"bench run failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     plan = next((line for line in done.stderr.splitlines() if "in parallel" in line), "")
-    print(f"  {' '.join(command[2:])}\n  {plan.strip()}")
+    print(f"  {' '.join(command[2:])}\n  {plan.strip()}\n  {phase_seconds(store)}")
     return seconds
+
+
+def phase_seconds(store: Path) -> str:
+    """Where the wall time went, summed over the seeds' records: training and evaluation are
+    timed inside each seed; what is left of the wall time is start-up, data and scheduling."""
+    from bench.store import Store
+    with Store(store) as results:
+        metrics = [r.metrics for r in results.records(status="completed")]
+    train = sum(m.get("seconds_train", 0.0) for m in metrics)
+    other = sum(v for m in metrics for k, v in m.items()
+                if k.startswith("seconds_") and k != "seconds_train")
+    return f"summed over {len(metrics)} seeds: train {train:.1f} s, eval and data {other:.1f} s"
 
 
 def spin() -> None:
