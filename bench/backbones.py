@@ -178,6 +178,9 @@ BASELINE = ConvGNLayout((4, 16, 16), 3, "end")
 # record keeps naming the network it trained when the alias moves to another network.
 BASELINE_ALIAS = "baseline"
 _register_layout(BASELINE_ALIAS, BASELINE)
+# What a page title says of a backbone besides its name, so that a reader of an old page
+# knows its network is no longer the headline one.
+BACKBONE_NOTES = {POOL_BETWEEN.name: "the pre-calibration baseline"}
 
 
 def canonical_name(name: str) -> str:

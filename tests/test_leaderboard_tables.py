@@ -213,3 +213,16 @@ def test_rows_that_differ_in_diagnostics_settings_get_short_labels_not_json():
         records.append(r)
     labels = set(by_label(build_rows(records, CATALOG)))
     assert labels == {"erm (all diagnostics)", "erm (all diagnostics; pgd.steps=100)"}
+
+
+def test_a_page_of_the_pre_calibration_network_says_so_and_the_headline_one_says_baseline(
+        monkeypatch):
+    from bench.backbones import POOL_BETWEEN
+    from bench.leaderboard import protocol
+    monkeypatch.setitem(protocol.MAIN, "backbone", "k3-4-16-16-pool-end")
+    old = protocol.Protocol("mnist", "background", POOL_BETWEEN.name, "colored",
+                            protocol.DEFAULT_REST, 0.05)
+    new = protocol.Protocol("mnist", "background", "k3-4-16-16-pool-end", "colored",
+                            protocol.DEFAULT_REST, 0.05)
+    assert old.title.endswith("k3-16-32-16-pool-between backbone (the pre-calibration baseline)")
+    assert new.title.endswith("k3-4-16-16-pool-end backbone (baseline)")

@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
-from bench.backbones import BASELINE
+from bench.backbones import BACKBONE_NOTES, BASELINE
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.record import RunRecord
 
@@ -73,6 +73,8 @@ class Protocol:
         text += f" · {self.backbone} backbone"
         if self.backbone == main_backbone() != "baseline":
             text += " (baseline)"
+        elif self.backbone in BACKBONE_NOTES:
+            text += f" ({BACKBONE_NOTES[self.backbone]})"
         if self.dataset != "colored":
             text += f" · trained on {self.dataset}"
         for key, value in self.non_default_fields().items():
