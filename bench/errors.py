@@ -19,3 +19,10 @@ class StoreError(BenchError):
 
 class SupervisionError(BenchError):
     """A method read a label that its declared supervision does not allow."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The message a user sees: the exception's first argument, on one line even when a
+    library's text is not."""
+    message = exc.args[0] if exc.args else str(exc)
+    return " ".join(str(message).split())

@@ -26,7 +26,7 @@ from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.diagnostics.pgd import PGDSettings
 from bench.diagnostics.pgd_strength import (attacks, measure, ranking_holds, sampled_images,
                                             summary_rows)
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.harness import RunEnvironment, execute, make_spec
 from bench.registry import RegistryError
 from bench.store import Store
@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     except (BenchError, RegistryError) as exc:
-        message = " ".join(str(exc.args[0] if exc.args else exc).split())
-        sys.stderr.write(f"attack_strength: error: {message}\n")
+        sys.stderr.write(f"attack_strength: error: {one_line(exc)}\n")
         raise SystemExit(2) from None
 
 

@@ -27,7 +27,7 @@ from tabulate import tabulate
 from bench.curves import CurveRecorder, summarize_curves
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.harness import RunEnvironment, execute, make_spec
 from bench.hparams import parse_overrides
 from bench.registry import METHODS, RegistryError
@@ -119,8 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     except (BenchError, RegistryError) as exc:
-        message = " ".join(str(exc.args[0] if exc.args else exc).split())
-        sys.stderr.write(f"epoch_curves: error: {message}\n")
+        sys.stderr.write(f"epoch_curves: error: {one_line(exc)}\n")
         raise SystemExit(2) from None
 
 

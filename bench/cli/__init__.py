@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.registry import RegistryError
 
 # Each module defines ``add_parser(subparsers)``, which sets ``func`` on its parser.
@@ -35,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (BenchError, RegistryError) as exc:
-        message = exc.args[0] if exc.args else str(exc)
-        message = " ".join(str(message).split())  # one line, even when a library's text is not
-        sys.stderr.write(f"bench {args.command}: error: {message}\n")
+        sys.stderr.write(f"bench {args.command}: error: {one_line(exc)}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"bench {args.command}: interrupted; finished seeds are stored\n")
