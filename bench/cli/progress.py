@@ -23,6 +23,12 @@ from bench.sweep.plan import format_seconds
 SPEED_WINDOW_S = 24 * 3600.0
 
 
+def result_summary(metrics: dict) -> str:
+    """The short result of one finished run, as bench run and bench sweep print it."""
+    return (f"aligned {metrics['acc_aligned']:.3f} · conflicting {metrics['acc_conflicting']:.3f}"
+            f" · train {metrics['seconds_train']:.1f}s")
+
+
 def message_console() -> Console:
     """stderr, never wrapped by rich: a log line stays one line whatever the width."""
     return Console(stderr=True, soft_wrap=True)

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from bench.cli.options import add_data_options, add_parallel_options, check_ratio, data_spec, \
     positive_int
-from bench.cli.progress import RunBoard, message_console
+from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
@@ -104,10 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 board.finished(f"[red]seed {record.seed} failed:[/] {escape(record.error or '')}")
             else:
-                m = record.metrics
-                board.finished(f"seed {record.seed}: aligned {m['acc_aligned']:.3f} · "
-                               f"conflicting {m['acc_conflicting']:.3f} · train "
-                               f"{m['seconds_train']:.1f}s")
+                board.finished(f"seed {record.seed}: {result_summary(record.metrics)}")
                 for name, error in record.diagnostic_errors.items():
                     board.finished(f"[yellow]seed {record.seed}: {name} failed (the run is "
                                    f"kept):[/] {escape(error)}")

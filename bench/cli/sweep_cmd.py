@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.cli.options import add_data_options, add_parallel_options, positive_int
-from bench.cli.progress import RunBoard, message_console
+from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
@@ -173,9 +173,7 @@ def sweep(args: argparse.Namespace) -> int:
             failed += 1
             board.finished(f"[red]failed[/] {escape(what)}: {escape(record.error or '')}")
         else:
-            m = record.metrics
-            board.finished(f"{escape(what)}: aligned {m['acc_aligned']:.3f} · conflicting "
-                           f"{m['acc_conflicting']:.3f} · train {m['seconds_train']:.1f}s")
+            board.finished(f"{escape(what)}: {result_summary(record.metrics)}")
 
     def progress_for(job):
         return board.progress_for(f"{job.spec.method} r={job.spec.data['conflict_ratio']} "
