@@ -15,6 +15,7 @@ the models by median ε is the default attack's.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -49,15 +50,29 @@ def trained_model(method: str, data: ColoredMNISTSpec, seed: int, data_root: Pat
     return kept["model"]
 
 
+def _without_extras(spec) -> dict:
+    """The spec as stored JSON compares it (tuples become lists), minus ``extras``."""
+    fields = json.loads(json.dumps(spec.to_dict()))
+    fields.pop("extras")
+    return fields
+
+
 def stored_model(method: str, data: ColoredMNISTSpec, seed: int, store: Path) -> torch.nn.Module:
-    spec = make_spec(method, {}, data)
+    """The kept model of the method's default run at this seed. Records are matched on
+    everything but ``extras``: ``bench run`` hashes its diagnostics' settings into the key, and
+    which diagnostics ran does not change the trained weights."""
+    wanted = _without_extras(make_spec(method, {}, data))
     with Store(store) as opened:
-        keys = {r.key for r in opened.records(method=method, status="completed")}
-    key = f"{spec.hash()}/{seed}"
-    if key not in keys:
+        keys = sorted(r.key for r in opened.records(method=method, status="completed")
+                      if r.seed == seed and _without_extras(r.spec) == wanted)
+    if not keys:
         raise BenchError(f"{store} holds no completed default {method} run for seed {seed} on "
                          f"this protocol; run it with bench run first or drop --store to train")
-    return load_model(weights_path(weights_dir_for(store), key))
+    path = weights_path(weights_dir_for(store), keys[0])
+    if not path.exists():
+        raise BenchError(f"{method} seed {seed} kept no weights ({path} is missing); rerun it "
+                         f"without --no-keep-weights or drop --store to train")
+    return load_model(path)
 
 
 def main(argv: list[str] | None = None) -> None:
