@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -16,6 +17,15 @@ from bench.method import RunContext
 from bench.supervision import SplitView, Supervision
 
 TINY_SPEC = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05, seed=0)
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str):
+    """A module from ``scripts/`` (not a package: the scripts are run by path)."""
+    loaded = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,6 @@
 """scripts/attack_strength.py --store: which kept model it loads for a method's default row."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ from bench.harness import make_spec
 from bench.record import RunRecord
 from bench.store import Store
 from bench.weights import save_model, weights_dir_for, weights_path
+from tests.conftest import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "attack_strength.py"
 DATA = ColoredMNISTSpec(source="mnist", conflict_ratio=0.05)
 # what bench run hashes into a stored record's key besides the run itself
 DIAGNOSTICS = {"diagnostics": {"pgd": {"steps": 10}, "color": {"split": "cycled"}}}
@@ -23,10 +22,7 @@ DIAGNOSTICS = {"diagnostics": {"pgd": {"steps": 10}, "color": {"split": "cycled"
 
 @pytest.fixture(scope="module")
 def script():
-    loaded = importlib.util.spec_from_file_location("attack_strength", SCRIPT)
-    module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
-    return module
+    return load_script("attack_strength")
 
 
 def keep(store_path: Path, overrides: dict, seed: int, fill: float, weights: bool = True):

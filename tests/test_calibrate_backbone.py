@@ -1,8 +1,6 @@
 """scripts/calibrate_backbone.py: test-free by construction, resumable, and its choice."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -10,17 +8,12 @@ import bench.data as data
 from bench.calibration import CalibrationRule
 from bench.data import prepare_splits
 from bench.backbones import CANDIDATES
-from tests.conftest import TINY_SPEC
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "calibrate_backbone.py"
+from tests.conftest import TINY_SPEC, load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    loaded = importlib.util.spec_from_file_location("calibrate_backbone", SCRIPT)
-    module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
-    return module
+    return load_script("calibrate_backbone")
 
 
 def test_a_calibration_job_never_builds_or_reads_a_test_split(script, monkeypatch):

@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
 from bench.curves import CurveRecorder, summarize_curves
 from bench.harness import RunEnvironment, execute, make_spec
-from tests.conftest import TINY_SPEC
+from tests.conftest import TINY_SPEC, load_script
 
 CPU = torch.device("cpu")
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "epoch_curves.py"
-
 
 def _run(method, overrides, splits, observer=None):
     spec = make_spec(method, overrides, TINY_SPEC)
@@ -66,10 +62,7 @@ def test_summary_is_mean_std_and_n_over_seeds_in_training_order():
 
 
 def _load_script():
-    loaded = importlib.util.spec_from_file_location("epoch_curves", SCRIPT)
-    script = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(script)
-    return script
+    return load_script("epoch_curves")
 
 
 @pytest.mark.parametrize("args, says", [
