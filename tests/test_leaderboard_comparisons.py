@@ -52,3 +52,14 @@ def test_rows_are_compared_with_erm_not_with_each_other():
                for s in range(3)]
     pairs = equal_budget_pairs(list(rows_of(records).values()))
     assert sorted((a.method, b.method) for a, b, _ in pairs) == [("jtt", "erm"), ("lff", "erm")]
+
+
+def test_a_negative_llc_is_left_out_of_the_column_and_the_comparison():
+    # greyscale's model is measured on coloured images it never trained on: not at a minimum
+    records = [rec("erm", s, 2.5 + 0.1 * s, 10) for s in range(3)]
+    records += [rec("greyscale", s, -100.0 - s, 10) for s in range(2)]
+    records += [rec("greyscale", 2, 4.0, 10)]
+    rows = rows_of(records)
+    assert rows["greyscale"].summary("llc").n == 1
+    assert rows["greyscale"].summary("llc").mean == pytest.approx(4.0)
+    assert equal_budget_pairs(list(rows.values())) == []   # one valid pair is not a test

@@ -14,7 +14,7 @@ import math
 from itertools import product
 
 from bench.leaderboard.stats import SIGNIFICANCE, Comparison, compare
-from bench.leaderboard.tables import VALID_ONLY_WHEN, Row
+from bench.leaderboard.tables import Row, valid_value
 
 LLC = "llc"
 BASELINE_METHOD = "erm"
@@ -28,9 +28,9 @@ def training_budget(row: Row) -> tuple[int, int] | None:
 
 
 def valid_values(row: Row, metric: str) -> dict[int, float | None]:
-    flag = VALID_ONLY_WHEN.get(metric)
-    return {r.seed: r.metrics.get(metric) for r in row.records
-            if flag is None or r.metrics.get(flag, 1.0) == 1.0}
+    """Seed -> the seed's valid value (flagged or out-of-range estimates left out)."""
+    return {r.seed: value for r in row.records
+            if (value := valid_value(metric, r.metrics)) is not None}
 
 
 def equal_budget_pairs(rows: list[Row], metric: str = LLC) -> list[tuple[Row, Row, Comparison]]:

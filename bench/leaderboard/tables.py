@@ -58,6 +58,22 @@ LEAD_HEADERS = ("rank", "method", "supervision", "seeds", "failed")
 # A metric whose run also stores a validity flag counts only where the flag is 1: an LLC from
 # chains that did not settle is not an estimate (the cell then shows n=k of the seeds).
 VALID_ONLY_WHEN = {"llc": "llc_converged"}
+# A metric that cannot take values below a bound counts only at or above it. The LLC is >= 0
+# at a local minimum of the loss it is measured on; a negative estimate says the trained
+# weights are not at one (e.g. `greyscale`, trained on grey images and measured on the
+# coloured training split), so it is not an LLC at all.
+VALID_AT_LEAST = {"llc": 0.0}
+
+
+def valid_value(metric: str, metrics: dict[str, float]) -> float | None:
+    """The run's ``metric`` where it is a valid estimate, else None."""
+    value = metrics.get(metric)
+    flag = VALID_ONLY_WHEN.get(metric)
+    if value is None or (flag is not None and metrics.get(flag, 1.0) != 1.0):
+        return None
+    if metric in VALID_AT_LEAST and value < VALID_AT_LEAST[metric]:
+        return None
+    return value
 
 
 @dataclass
@@ -87,10 +103,8 @@ class Row:
 
     def summary(self, metric: str) -> Summary:
         if metric not in self.summaries:
-            flag = VALID_ONLY_WHEN.get(metric)
-            values = [r.metrics.get(metric) for r in self.records
-                      if flag is None or r.metrics.get(flag, 1.0) == 1.0]
-            self.summaries[metric] = summarize(values)
+            self.summaries[metric] = summarize([valid_value(metric, r.metrics)
+                                                for r in self.records])
         return self.summaries[metric]
 
 
