@@ -139,6 +139,15 @@ def test_variants_with_other_hyperparameters_get_their_own_labelled_rows():
     assert set(by_label(build_rows(unknown, CATALOG))) == {"mine (k=1)", "mine (k=2)"}
 
 
+def test_a_row_that_predates_a_hyperparameter_says_so_instead_of_passing_for_the_default():
+    # dfr's records from before `groups` and `balance` existed ran the old subsample protocol
+    catalog = MethodCatalog({"dfr": {**HP, "balance": "weight"}})
+    old = [rec("dfr", s, 0.7) for s in range(2)]
+    new = [rec("dfr", s, 0.1, hparams={**HP, "balance": "weight"}) for s in range(2)]
+    assert set(by_label(build_rows(old + new, catalog))) == {
+        "dfr (ran before balance existed)", "dfr"}
+
+
 def test_missing_metrics_and_partial_seeds_are_visible():
     records = [rec("erm", 0, 0.05, llc=1.5), rec("erm", 1, 0.07)]
     row = build_rows(records, CATALOG)[0]

@@ -54,3 +54,8 @@ class MethodCatalog:
         if defaults is None:
             return None
         return {k: v for k, v in sorted(hparams.items()) if defaults.get(k, object()) != v}
+
+    def predates(self, method: str, hparams: Mapping[str, Any]) -> list[str]:
+        """Hyperparameters the method has now that the record lacks: the run predates them,
+        so it ran whatever the method did before they existed, not today's defaults."""
+        return sorted(set(self.defaults.get(method) or {}) - set(hparams))

@@ -140,11 +140,19 @@ def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -
     for method, hashes in by_method.items():
         specs = {h: groups[h][0].spec for h in hashes}
         hp_keys = _differing([s.hparams for s in specs.values()])
+        if catalog.non_default(method, {}) is not None:
+            # a key some rows lack is reported by `predates`, not as a value of None
+            hp_keys = {k for k in hp_keys if len({json.dumps(s.hparams[k], sort_keys=True)
+                                                  for s in specs.values() if k in s.hparams}) > 1}
         extra_keys = _differing([s.extras for s in specs.values()])
         for h, spec in specs.items():
             keys = hp_keys | set(catalog.non_default(method, spec.hparams) or {})
-            parts = [f"{k}={format_value(spec.hparams.get(k))}" for k in sorted(keys)]
+            parts = [f"{k}={format_value(spec.hparams[k])}" for k in sorted(keys)
+                     if k in spec.hparams]
             parts += [format_extra(k, spec.extras.get(k)) for k in sorted(extra_keys)]
+            missing = catalog.predates(method, spec.hparams)
+            if missing:
+                parts.append(f"ran before {', '.join(missing)} existed")
             labels[h] = f"{method} ({', '.join(parts)})" if parts else method
     counts = defaultdict(int)
     for label in labels.values():
