@@ -21,6 +21,16 @@ def narrow_metrics(info: DatasetInfo) -> tuple[str, ...]:
             "seconds_train")
 
 
+def summary_metrics(records: list[RunRecord], wide: bool) -> tuple[str, ...]:
+    """The columns of a run or sweep summary, from the first record's dataset: every headline
+    metric with ``wide``, else the narrow set; none without records."""
+    if not records:
+        return ()
+    from bench.data import info_of   # bench.data imports the dataset builders: load lazily
+    info = info_of(records[0].spec)
+    return headline_metrics(info) if wide else narrow_metrics(info)
+
+
 def group_by_spec(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     for rec in records:

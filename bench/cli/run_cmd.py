@@ -18,7 +18,7 @@ from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store
-from bench.summary import headline_metrics, narrow_metrics, summary_rows
+from bench.summary import summary_metrics, summary_rows
 from bench.sweep.grid import Job
 from bench.sweep.local import run_local
 from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
@@ -121,9 +121,7 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(records, wide: bool = False) -> None:
     """mean ± std over the n completed seeds; the main metrics within 100 columns, or every
     headline metric with ``wide``."""
-    from bench.data import info_of
-    info = info_of(records[0].spec) if records else None
-    metrics = () if info is None else headline_metrics(info) if wide else narrow_metrics(info)
+    metrics = summary_metrics(records, wide)
     rows = summary_rows(records, metrics)
     sources = ", ".join(sorted({row["source"] for row in rows})) or "no completed seed"
     columns = ("method", "source", "r", "n", *metrics) if wide else ("method", "r", "n", *metrics)

@@ -19,7 +19,7 @@ from bench.errors import ConfigError
 from bench.harness import resolve_device
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store, default_store_path
-from bench.summary import headline_metrics, narrow_metrics, summary_rows
+from bench.summary import summary_metrics, summary_rows
 from bench.sweep.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
 from bench.sweep.plan import Estimator, describe_overrides, estimate_total, format_seconds, plan
 from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
@@ -244,9 +244,7 @@ def print_summary(store: Store, jobs, varied: set[str], wide: bool = False) -> N
     keys = {job.key for job in jobs}
     by_hash = {job.spec.hash(): job for job in jobs}
     records = [r for r in store.records() if r.key in keys]
-    from bench.data import info_of
-    info = info_of(records[0].spec) if records else None
-    metrics = () if info is None else headline_metrics(info) if wide else narrow_metrics(info)
+    metrics = summary_metrics(records, wide)
     rows = summary_rows(records, metrics)
     sources = ", ".join(sorted({row["source"] for row in rows})) or "no completed run"
     columns = ("method", "r", "hyperparameters", "n", *metrics)

@@ -125,9 +125,12 @@ def format_extra(key: str, value: Any) -> str:
     return f"{key}={format_value(value)}"
 
 
-def _differing(dicts: list[dict[str, Any]]) -> set[str]:
+def _differing(dicts: list[dict[str, Any]], absent_differs: bool = True) -> set[str]:
+    """Keys whose values differ between the dicts; a dict that lacks a key counts as a value
+    unless ``absent_differs`` is False."""
     keys = set().union(*dicts) if dicts else set()
-    return {k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in dicts}) > 1}
+    return {k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in dicts
+                                    if absent_differs or k in d}) > 1}
 
 
 def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -> dict[str, str]:
@@ -139,18 +142,15 @@ def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -
     labels: dict[str, str] = {}
     for method, hashes in by_method.items():
         specs = {h: groups[h][0].spec for h in hashes}
-        hp_keys = _differing([s.hparams for s in specs.values()])
-        if catalog.non_default(method, {}) is not None:
-            # a key some rows lack is reported by `predates`, not as a value of None
-            hp_keys = {k for k in hp_keys if len({json.dumps(s.hparams[k], sort_keys=True)
-                                                  for s in specs.values() if k in s.hparams}) > 1}
+        # for a method whose defaults are known, a key some rows lack is said by `predates`
+        hp_keys = _differing([s.hparams for s in specs.values()],
+                             absent_differs=method not in catalog.defaults)
         extra_keys = _differing([s.extras for s in specs.values()])
         for h, spec in specs.items():
-            keys = hp_keys | set(catalog.non_default(method, spec.hparams) or {})
-            parts = [f"{k}={format_value(spec.hparams[k])}" for k in sorted(keys)
-                     if k in spec.hparams]
-            parts += [format_extra(k, spec.extras.get(k)) for k in sorted(extra_keys)]
             missing = catalog.predates(method, spec.hparams)
+            keys = (hp_keys | set(catalog.non_default(method, spec.hparams) or {})) - set(missing)
+            parts = [f"{k}={format_value(spec.hparams.get(k))}" for k in sorted(keys)]
+            parts += [format_extra(k, spec.extras.get(k)) for k in sorted(extra_keys)]
             if missing:
                 parts.append(f"ran before {', '.join(missing)} existed")
             labels[h] = f"{method} ({', '.join(parts)})" if parts else method
