@@ -15,7 +15,6 @@ the models by median ε is the default attack's.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -30,8 +29,7 @@ from bench.diagnostics.pgd_strength import (attacks, measure, ranking_holds, sam
 from bench.errors import BenchError, one_line
 from bench.harness import RunEnvironment, execute, make_spec
 from bench.registry import RegistryError
-from bench.store import Store
-from bench.weights import load_model, weights_dir_for, weights_path
+from bench.kept_models import stored_model
 
 
 def trained_model(method: str, data: ColoredMNISTSpec, seed: int, data_root: Path | None,
@@ -48,31 +46,6 @@ def trained_model(method: str, data: ColoredMNISTSpec, seed: int, data_root: Pat
         raise BenchError(f"{method} seed {seed} failed ({record.error}); nothing measured")
     log(f"{method} seed {seed}: acc_conflicting {record.metrics['acc_conflicting']:.4f}")
     return kept["model"]
-
-
-def _without_extras(spec) -> dict:
-    """The spec as stored JSON compares it (tuples become lists), minus ``extras``."""
-    fields = json.loads(json.dumps(spec.to_dict()))
-    fields.pop("extras")
-    return fields
-
-
-def stored_model(method: str, data: ColoredMNISTSpec, seed: int, store: Path) -> torch.nn.Module:
-    """The kept model of the method's default run at this seed. Records are matched on
-    everything but ``extras``: ``bench run`` hashes its diagnostics' settings into the key, and
-    which diagnostics ran does not change the trained weights."""
-    wanted = _without_extras(make_spec(method, {}, data))
-    with Store(store) as opened:
-        keys = sorted(r.key for r in opened.records(method=method, status="completed")
-                      if r.seed == seed and _without_extras(r.spec) == wanted)
-    if not keys:
-        raise BenchError(f"{store} holds no completed default {method} run for seed {seed} on "
-                         f"this protocol; run it with bench run first or drop --store to train")
-    path = weights_path(weights_dir_for(store), keys[0])
-    if not path.exists():
-        raise BenchError(f"{method} seed {seed} kept no weights ({path} is missing); rerun it "
-                         f"without --no-keep-weights or drop --store to train")
-    return load_model(path)
 
 
 def main(argv: list[str] | None = None) -> None:
