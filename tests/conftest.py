@@ -28,6 +28,20 @@ def load_script(name: str):
     return module
 
 
+@pytest.fixture
+def splits_touched(monkeypatch) -> list[str]:
+    """Names of the splits built or loaded from the cache while the test runs: what a test-free
+    job must keep free of test splits."""
+    import bench.data as data
+    touched: list[str] = []
+    real_build, real_load = data.build_split, data._load
+    monkeypatch.setattr(data, "build_split",
+                        lambda name, *a: touched.append(name) or real_build(name, *a))
+    monkeypatch.setattr(data, "_load", lambda path, name: touched.append(name) or
+                        real_load(path, name))
+    return touched
+
+
 @pytest.fixture(autouse=True)
 def _isolated_paths(tmp_path_factory, monkeypatch):
     """Every test gets its own split cache and results store; nothing touches the user's."""

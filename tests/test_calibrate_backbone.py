@@ -16,14 +16,9 @@ def script():
     return load_script("calibrate_backbone")
 
 
-def test_a_calibration_job_never_builds_or_reads_a_test_split(script, monkeypatch):
+def test_a_calibration_job_never_builds_or_reads_a_test_split(script, request):
     prepare_splits(TINY_SPEC)   # test splits now sit in the cache, ready to be (wrongly) read
-    touched = []
-    real_build, real_load = data.build_split, data._load
-    monkeypatch.setattr(data, "build_split",
-                        lambda name, *a: touched.append(name) or real_build(name, *a))
-    monkeypatch.setattr(data, "_load", lambda path, name: touched.append(name) or
-                        real_load(path, name))
+    touched = request.getfixturevalue("splits_touched")
     rows = script.run_job(CANDIDATES[-1].name, "erm", 0, "mnist-5k", None, 0.05,
                           CalibrationRule(protocol_epoch=1), erm_epochs=2)
     assert {"train", "val"} <= set(touched)

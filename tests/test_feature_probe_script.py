@@ -15,16 +15,11 @@ def script():
     return load_script("feature_probe")
 
 
-def test_probing_never_builds_or_reads_a_test_split(script, monkeypatch):
+def test_probing_never_builds_or_reads_a_test_split(script, request):
     # half the images conflicting: enough of them in the 5k sample's validation to probe
     spec = ColoredMNISTSpec(**{**TINY_SPEC.to_dict(), "conflict_ratio": 0.5})
     prepare_splits(spec)   # test splits now sit in the cache, ready to be (wrongly) read
-    touched = []
-    real_build, real_load = data.build_split, data._load
-    monkeypatch.setattr(data, "build_split",
-                        lambda name, *a: touched.append(name) or real_build(name, *a))
-    monkeypatch.setattr(data, "_load", lambda path, name: touched.append(name) or
-                        real_load(path, name))
+    touched = request.getfixturevalue("splits_touched")
     rows = script.rows_for([script.UNTRAINED], [spec.seed], spec, None, "baseline",
                            None, lambda line: None)
     assert {"train", "val"} <= set(touched)
