@@ -26,6 +26,7 @@ from bench.errors import BenchError, one_line
 from bench.feature_probes import probe_scores
 from bench.group_inference import pooled_features
 from bench.kept_models import stored_model
+from bench.leaderboard.stats import compare
 from bench.registry import RegistryError
 from bench.supervision import to_float_images
 
@@ -65,6 +66,10 @@ def rows_for(methods: list[str], seeds: list[int], data: ColoredMNISTSpec, store
 
 
 def summary(rows: list[dict], methods: list[str]) -> list[dict]:
+    """Mean ± std per method, and against the untrained control (when probed) the paired
+    difference in class_on_conflicting over shared seeds: does training add decodable class
+    information beyond what random convolutions hold?"""
+    control = {r["seed"]: r["class_on_conflicting"] for r in rows if r["method"] == UNTRAINED}
     out = []
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
@@ -73,7 +78,11 @@ def summary(rows: list[dict], methods: list[str]) -> list[dict]:
             values = [r[column] for r in mine]
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             line[column] = f"{statistics.mean(values):.3f} ± {spread:.3f}"
-        line["conflicting images"] = mine[0]["conflicting_images"] if mine else 0
+        if control and method != UNTRAINED:
+            versus = compare({r["seed"]: r["class_on_conflicting"] for r in mine}, control)
+            line[f"vs {UNTRAINED} ({versus.test}, p)"] = f"{versus.mean_diff:+.3f} ({versus.p_value:.3f})"
+        counts = [r["conflicting_images"] for r in mine]
+        line["conflicting images"] = f"{min(counts)}–{max(counts)}" if counts else "0"
         out.append(line)
     return out
 

@@ -37,8 +37,15 @@ def test_a_trained_method_without_a_store_is_a_one_line_error(script, capsys):
     assert "needs --store" in capsys.readouterr().err
 
 
-def test_summary_gives_mean_and_std_per_method(script):
-    rows = [{"method": "erm", "seed": s, "class_on_conflicting": v, "bias_only_floor": 0.1,
-             "bias_value": 1.0, "conflicting_images": 50} for s, v in enumerate((0.2, 0.4))]
-    (line,) = script.summary(rows, ["erm"])
-    assert line["n"] == 2 and line["class_on_conflicting"] == "0.300 ± 0.141"
+def test_summary_gives_mean_std_and_a_paired_test_against_the_untrained_control(script):
+    def row(method, seed, value, images=50):
+        return {"method": method, "seed": seed, "class_on_conflicting": value,
+                "bias_only_floor": 0.1, "bias_value": 1.0, "conflicting_images": images}
+    rows = [row("erm", 0, 0.2, 48), row("erm", 1, 0.4, 52), row("erm", 2, 0.3),
+            row("untrained", 0, 0.1), row("untrained", 1, 0.3), row("untrained", 2, 0.2)]
+    erm, untrained = script.summary(rows, ["erm", "untrained"])
+    assert erm["n"] == 3 and erm["class_on_conflicting"] == "0.300 ± 0.100"
+    assert erm["conflicting images"] == "48–52"
+    # every seed's difference is +0.1: paired, the difference is certain (p = 0)
+    assert erm["vs untrained (paired t, p)"] == "+0.100 (0.000)"
+    assert not any(key.startswith("vs") for key in untrained)
