@@ -115,6 +115,9 @@ def test_the_committed_protocol_pages_regenerate_byte_for_byte_from_the_committe
         rendered, _ = pages.render(records, MethodCatalog.from_registry(), real,
                                    figures_in=committed)
     protocol_pages = [name for name in rendered if name != "README.md"]
-    assert protocol_pages and all(name.startswith("mnist") for name in protocol_pages)
+    # every committed page, MNIST's and the other datasets', and no page without records
+    committed_pages = sorted(p.name for p in committed.glob("*.md") if p.name != "README.md")
+    assert sorted(protocol_pages) == committed_pages
+    assert any(name.startswith("mnist-") for name in protocol_pages)
     for name in protocol_pages:
         assert rendered[name].encode("utf-8") == (committed / name).read_bytes(), name
