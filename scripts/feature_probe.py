@@ -5,14 +5,14 @@ bias-only code scores, and how well they give the bias value away (bench/feature
     python scripts/feature_probe.py --methods erm,group-balanced,untrained --seeds 5 \
         --store runs/results.sqlite --source mnist --data-root ../shared/data
 
-``untrained`` is the backbone at its seed's initialisation, never trained: what random
+``untrained`` is the backbone freshly initialised with torch seed = the seed (a random draw
+of its own, not the harness's initialisation of that seed's run), never trained: what random
 convolutions hold before any learning. Other names load the model ``bench run`` kept for the
 method's default row at each seed (bench/kept_models.py).
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from bench.feature_probes import probe_scores
 from bench.group_inference import pooled_features
 from bench.kept_models import stored_model
 from bench.leaderboard.stats import compare
+from bench.metrics import mean_std
 from bench.registry import RegistryError
 from bench.supervision import to_float_images
 
@@ -37,8 +38,9 @@ COLUMNS = ("class_on_conflicting", "bias_only_floor", "bias_value")
 def model_for(method: str, data: ColoredMNISTSpec, seed: int, store: Path | None,
               backbone: str) -> torch.nn.Module:
     if method == UNTRAINED:
-        torch.manual_seed(seed)
-        return build_backbone(backbone)
+        with torch.random.fork_rng(devices=[]):   # the caller's generator stays as it was
+            torch.manual_seed(seed)
+            return build_backbone(backbone)
     if store is None:
         raise BenchError(f"{method} needs --store (the results store bench run kept it in)")
     return stored_model(method, data, seed, store, backbone)
@@ -75,9 +77,8 @@ def summary(rows: list[dict], methods: list[str]) -> list[dict]:
         mine = [r for r in rows if r["method"] == method]
         line = {"method": method, "n": len(mine)}
         for column in COLUMNS:
-            values = [r[column] for r in mine]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            line[column] = f"{statistics.mean(values):.3f} ± {spread:.3f}"
+            mean, std, _ = mean_std([r[column] for r in mine])
+            line[column] = f"{mean:.3f} ± {std:.3f}"
         if control and method != UNTRAINED:
             versus = compare({r["seed"]: r["class_on_conflicting"] for r in mine}, control)
             line[f"vs {UNTRAINED} ({versus.test}, p)"] = f"{versus.mean_diff:+.3f} ({versus.p_value:.3f})"
