@@ -1,4 +1,4 @@
-"""The conflict-ratio figure's series: one per method and training settings."""
+"""The conflict-ratio figure: one series per method and training settings, and its table."""
 import pytest
 from bench.datasets.colored_mnist import PALETTE
 from bench.leaderboard.catalog import MethodCatalog
@@ -41,3 +41,24 @@ def test_other_training_settings_get_their_own_series():
     records = [rec(0, 0.01, 0.1, {}), rec(0, 0.05, 0.6, {}),
                rec(0, 0.01, 0.2, {}, slow), rec(0, 0.05, 0.7, {}, slow)]
     assert sorted(series_of(records)) == ["erm", "erm (lr=0.01)"]
+
+
+def test_the_figure_carries_a_table_of_its_points_for_series_at_two_or_more_ratios():
+    slow = {**ERM, "lr": 0.01}
+    records = [rec(0, 0.01, 0.1, {}), rec(1, 0.01, 0.3, {}), rec(0, 0.05, 0.6, {}),
+               rec(0, 0.05, 0.7, {}, slow)]             # lr=0.01 at one ratio: no row
+    rows = {p: build_rows(recs, CATALOG) for p, recs in group_by_protocol(records).items()}
+    (planned,) = ratio_figures(rows)
+    header, rule, erm, blank, note = planned.table
+    assert header == "| method | r = 0.01 | r = 0.05 |" and rule == "|---|---|---|"
+    assert erm == "| erm | 20.0 ± 14.1 (n=2) | 60.0 (n=1) |"
+    assert blank == "" and "one ratio only" in note
+
+
+def test_a_series_missing_at_one_ratio_shows_a_dash():
+    slow = {**ERM, "lr": 0.01}
+    records = [rec(0, 0.01, 0.1, {}), rec(0, 0.05, 0.6, {}), rec(0, 0.1, 0.8, {}),
+               rec(0, 0.01, 0.2, {}, slow), rec(0, 0.1, 0.9, {}, slow)]
+    rows = {p: build_rows(recs, CATALOG) for p, recs in group_by_protocol(records).items()}
+    (planned,) = ratio_figures(rows)
+    assert "| erm (lr=0.01) | 20.0 (n=1) | — | 90.0 (n=1) |" in planned.table

@@ -130,6 +130,8 @@ def _figure_block(planned: list[PlannedFigure]) -> list[str]:
     lines = []
     for fig in planned:
         lines += [f"![{fig.alt}]({fig.path})", "", fig.caption, ""]
+        if fig.table:
+            lines += [*fig.table, ""]
     return lines
 
 

@@ -32,6 +32,7 @@ class PlannedFigure:
     alt: str
     caption: str
     draw: Callable[[Path], Path]
+    table: tuple[str, ...] = ()      # markdown lines shown under the figure (its numbers)
 
 
 def _summed_confusion(row: Row) -> np.ndarray | None:
@@ -134,9 +135,34 @@ def ratio_figures(rows_by_protocol: dict[Protocol, list[Row]]) -> list[PlannedFi
             continue
         series = {labels[family][k]: sorted(point for _, point in per_ratio.values())
                   for k, per_ratio in sorted(points[family].items())}
+        by_label = {labels[family][k]: per_ratio for k, per_ratio in points[family].items()}
         planned.append(PlannedFigure(
             f"figures/ratio-{family.slug}.png", "acc_conflicting against the conflict ratio",
             f"`acc_conflicting` against the training conflict ratio ({family.title}); "
             f"error bars: std over seeds.",
-            partial(figures.ratio_curves, series, title=family.title)))
+            partial(figures.ratio_curves, series, title=family.title),
+            ratio_table(by_label)))
     return planned
+
+
+def ratio_table(by_label: dict[str, dict[float, tuple[int, tuple[float, float, float]]]]
+                ) -> tuple[str, ...]:
+    """The figure's points as markdown: one row per series, one column per ratio, each cell
+    mean ± std % (n seeds); only series measured at two or more ratios (the others are on
+    their protocol's page)."""
+    curves = {label: per_ratio for label, per_ratio in by_label.items() if len(per_ratio) >= 2}
+    if not curves:
+        return ()
+    ratios = sorted({r for per_ratio in curves.values() for r in per_ratio})
+
+    def cell(held: tuple[int, tuple[float, float, float]] | None) -> str:
+        if held is None:
+            return "—"
+        n, (_, mean, std) = held
+        return f"{mean:.1f} (n=1)" if n == 1 else f"{mean:.1f} ± {std:.1f} (n={n})"
+    lines = ["| method | " + " | ".join(f"r = {r:g}" for r in ratios) + " |",
+             "|---|" + "---|" * len(ratios)]
+    lines += [f"| {label} | " + " | ".join(cell(curves[label].get(r)) for r in ratios) + " |"
+              for label in sorted(curves)]
+    return (*lines, "", "Cells: `acc_conflicting` %, mean ± std over seeds (n seeds); series "
+            "measured at one ratio only are on that ratio's page.")
