@@ -25,7 +25,7 @@ def test_a_store_of_reruns_against_a_records_folder(script, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "+3.00" in out                                  # 0.30 -> 0.33
     assert "torch_cpu_capability: AVX512 → AVX2" in out
-    assert "10.00 (n=3)" in out and "0.30" in out          # seed std 10 points; 3 / 10
+    assert "10.00 (n=3)" in out and "| 0.30 " in out      # seed std 10 points; 3 / 10
 
 
 def test_nothing_to_pair_is_a_one_line_error(script, tmp_path, capsys):
