@@ -7,6 +7,7 @@ match (docs/reproducibility.md has the measurements), so every record names them
 """
 from __future__ import annotations
 
+import os
 import platform
 import re
 from functools import lru_cache
@@ -44,6 +45,22 @@ def build_summary(config: str) -> dict[str, str]:
     return out
 
 
+# oneDNN reads either name; a cap changes which convolution kernels run, and torch cannot be
+# asked which oneDNN picked, so the variable itself is the record.
+ONEDNN_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
+
+def onednn_isa_cap(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``{"onednn_max_cpu_isa": value}`` when the process caps oneDNN's instruction set, else
+    ``{}``: absent rather than "default", so records made before this key existed still
+    compare as equal conditions with an uncapped rerun."""
+    environ = os.environ if environ is None else environ
+    for name in ONEDNN_ISA_VARIABLES:
+        if environ.get(name):
+            return {"onednn_max_cpu_isa": environ[name]}
+    return {}
+
+
 @lru_cache(maxsize=1)
 def _static_environment() -> dict[str, str]:
     env = {"cpu_model": cpu_model(), "platform": platform.platform(),
@@ -51,6 +68,7 @@ def _static_environment() -> dict[str, str]:
            "torch_cuda": torch.version.cuda or "none",
            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
     env.update(build_summary(torch.__config__.show()))
+    env.update(onednn_isa_cap())
     return env
 
 

@@ -19,7 +19,7 @@ from bench.record import RunRecord
 
 # The record's `versions` entries a CPU result depends on (bench/environment.py writes them).
 CONDITION_KEYS = ("cpu_model", "torch_cpu_capability", "torch_git", "torch_blas_library",
-                  "torch_onednn", "torch_num_threads", "train_step")
+                  "torch_onednn", "onednn_max_cpu_isa", "torch_num_threads", "train_step")
 DRIFT_METRICS = ("acc_conflicting", "acc_aligned", "color_following", "acc_train")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.environment import build_summary, cpu_model, runtime_environment
+from bench.environment import build_summary, cpu_model, onednn_isa_cap, runtime_environment
 
 MKL_BUILD = """PyTorch built with:
   - Intel(R) oneAPI Math Kernel Library Version 2024.2-Product Build 20240605 for Intel(R) 64 architecture applications
@@ -43,3 +43,11 @@ def test_runtime_environment_tracks_the_thread_count():
         assert {"cpu_model", "torch_cpu_capability", "torch_git", "torch_blas"} <= set(env)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_onednn_isa_cap_is_recorded_only_when_set():
+    assert onednn_isa_cap({}) == {}
+    assert onednn_isa_cap({"ONEDNN_MAX_CPU_ISA": ""}) == {}
+    assert onednn_isa_cap({"ONEDNN_MAX_CPU_ISA": "AVX2"}) == {"onednn_max_cpu_isa": "AVX2"}
+    assert onednn_isa_cap({"DNNL_MAX_CPU_ISA": "AVX512_CORE"}) == {
+        "onednn_max_cpu_isa": "AVX512_CORE"}

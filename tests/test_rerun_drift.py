@@ -49,6 +49,9 @@ def test_changed_conditions_name_what_differs_and_count_unrecorded_ones():
     (pair,) = pair_reruns([old], [rerun(SPEC, 0, 0.1)])
     assert pair.changed_conditions()["cpu_model"] == (None, "AMD EPYC")
     assert "torch_num_threads" not in pair.changed_conditions()
+    capped = record(SPEC, 0, 0.1, {**AVX2, "onednn_max_cpu_isa": "AVX2"}, "2026-11-30T00:00:00+00:00")
+    (pair,) = pair_reruns(REFERENCE, [capped])
+    assert pair.changed_conditions()["onednn_max_cpu_isa"] == (None, "AVX2")
 
 
 def test_row_drift_reads_the_largest_change_against_the_seed_std():
