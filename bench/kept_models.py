@@ -11,7 +11,7 @@ from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import BenchError
 from bench.harness import make_spec
 from bench.store import Store
-from bench.weights import load_model, weights_dir_for, weights_path
+from bench.weights import kept_weights_path, load_model
 
 
 def _without_extras(spec) -> dict:
@@ -29,13 +29,14 @@ def stored_model(method: str, data: ColoredMNISTSpec, seed: int, store: Path | s
     trained weights."""
     wanted = _without_extras(make_spec(method, {}, data, backbone=backbone))
     with Store(store) as opened:
-        keys = sorted(r.key for r in opened.records(method=method, status="completed")
-                      if r.seed == seed and _without_extras(r.spec) == wanted)
-    if not keys:
+        matches = sorted((r for r in opened.records(method=method, status="completed")
+                          if r.seed == seed and _without_extras(r.spec) == wanted),
+                         key=lambda r: r.key)
+    if not matches:
         raise BenchError(f"{store} holds no completed default {method} run for seed {seed} on "
                          f"this protocol; run it with bench run first or drop --store to train")
-    path = weights_path(weights_dir_for(store), keys[0])
+    path = kept_weights_path(store, matches[0].key)
     if not path.exists():
         raise BenchError(f"{method} seed {seed} kept no weights ({path} is missing); rerun it "
                          f"without --no-keep-weights or drop --store to train")
-    return load_model(path)
+    return load_model(path, record=matches[0])

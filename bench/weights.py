@@ -1,10 +1,17 @@
 """Keeping a run's selected model so that ``bench explain`` can open it later.
 
-One file per (spec, seed): ``<store folder>/weights/<spec hash>/<seed>.pt``, holding only
-tensors and strings, ``{"backbone": name, "state_dict": ..., "feature_mask": tensor or None}``,
-so it loads with ``torch.load(weights_only=True)`` (no pickled code runs on load). A model
-that masks pooled units (a unit-ablation method) is saved as its backbone plus the mask and
-rebuilt as a :class:`UnitMaskedNet`.
+One file per (spec, seed): ``<store folder>/<store name>.weights/<spec hash>/<seed>.pt``,
+holding only tensors and strings, ``{"backbone": name, "state_dict": ..., "feature_mask":
+tensor or None, "key": record key, "created_at": record time}``, so it loads with
+``torch.load(weights_only=True)`` (no pickled code runs on load). A model that masks pooled
+units (a unit-ablation method) is saved as its backbone plus the mask and rebuilt as a
+:class:`UnitMaskedNet`.
+
+Each store has its own folder because a rerun has the same key as the run it repeats: two
+stores beside each other used to share ``<store folder>/weights/``, and a rerun into a second
+store overwrote the first store's weights. The key and creation time inside the file let a
+reader refuse weights that belong to another record of the same key. Weights written before
+either change are still found in the shared ``weights/`` folder, unchecked.
 """
 from __future__ import annotations
 
@@ -16,8 +23,10 @@ from torch import nn
 
 from bench.backbones import UnitMaskedNet, build_backbone
 from bench.errors import BenchError
+from bench.record import RunRecord
 
-WEIGHTS_FOLDER = "weights"
+WEIGHTS_SUFFIX = ".weights"
+LEGACY_WEIGHTS_FOLDER = "weights"   # shared by every store in a folder, before per-store folders
 
 
 class WeightsMissing(BenchError):
@@ -32,7 +41,21 @@ def split_wrapper(model: nn.Module) -> tuple[nn.Module, torch.Tensor | None]:
 
 
 def weights_dir_for(store_path: Path | str) -> Path:
-    return Path(store_path).parent / WEIGHTS_FOLDER
+    """Where runs of this store keep their weights: ``results.sqlite`` -> ``results.weights/``."""
+    store_path = Path(store_path)
+    return store_path.parent / f"{store_path.stem}{WEIGHTS_SUFFIX}"
+
+
+def legacy_weights_dir_for(store_path: Path | str) -> Path:
+    return Path(store_path).parent / LEGACY_WEIGHTS_FOLDER
+
+
+def kept_weights_path(store_path: Path | str, key: str) -> Path:
+    """The store's own file for ``key``, else one in the legacy shared folder, else the
+    store's own (missing) path, so that an error names where the file should be."""
+    own = weights_path(weights_dir_for(store_path), key)
+    legacy = weights_path(legacy_weights_dir_for(store_path), key)
+    return legacy if not own.is_file() and legacy.is_file() else own
 
 
 def weights_path(weights_dir: Path | str, key: str) -> Path:
@@ -41,12 +64,17 @@ def weights_path(weights_dir: Path | str, key: str) -> Path:
     return Path(weights_dir) / spec_hash / f"{seed}.pt"
 
 
-def save_model(model: nn.Module, backbone: str, path: Path | str) -> Path:
-    """Writes atomically (temporary file, then rename): a reader never sees half a file."""
+def save_model(model: nn.Module, backbone: str, path: Path | str,
+               record: RunRecord | None = None) -> Path:
+    """Writes atomically (temporary file, then rename): a reader never sees half a file.
+    ``record``: the run these weights belong to; its key and creation time are stored so
+    that :func:`load_model` can refuse them for another record."""
     base, mask = split_wrapper(model)
     payload = {"backbone": backbone,
                "state_dict": {k: v.detach().cpu().clone() for k, v in base.state_dict().items()},
                "feature_mask": None if mask is None else mask.detach().cpu().float().clone()}
+    if record is not None:
+        payload.update({"key": record.key, "created_at": record.created_at})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -58,9 +86,11 @@ def save_model(model: nn.Module, backbone: str, path: Path | str) -> Path:
     return path
 
 
-def load_model(path: Path | str, device: torch.device | str = "cpu") -> nn.Module:
+def load_model(path: Path | str, device: torch.device | str = "cpu",
+               record: RunRecord | None = None) -> nn.Module:
     """Rebuilds the saved model in eval mode. Raises WeightsMissing (one line) when the
-    file is absent or not a weights file."""
+    file is absent or not a weights file, or, given ``record``, when the file names another
+    run (files written before runs were stamped are accepted unchecked)."""
     path = Path(path)
     if not path.is_file():
         raise WeightsMissing(f"no kept weights at {path}; rerun the run without "
@@ -72,6 +102,11 @@ def load_model(path: Path | str, device: torch.device | str = "cpu") -> nn.Modul
     except Exception as exc:  # corrupt, truncated, or not ours
         raise WeightsMissing(f"cannot read kept weights {path} ({type(exc).__name__}: {exc}); "
                              f"rerun the run to write them again") from None
+    stamp = (payload.get("key"), payload.get("created_at"))
+    if record is not None and stamp[1] is not None and stamp != (record.key, record.created_at):
+        raise WeightsMissing(f"kept weights {path} belong to the run of {stamp[0]} made at "
+                             f"{stamp[1]}, not to this record (made at {record.created_at}); "
+                             f"rerun it with --force to keep its own weights")
     if payload.get("feature_mask") is not None:
         model = UnitMaskedNet(model, payload["feature_mask"])
     return model.to(device).eval()
@@ -80,6 +115,6 @@ def load_model(path: Path | str, device: torch.device | str = "cpu") -> nn.Modul
 def keep_weights_hook(weights_dir: Path | str):
     """An ``after_fit`` hook that saves the selected model; it adds no metric."""
     def keep_weights(model, splits, ctx, record) -> dict[str, float]:
-        save_model(model, record.spec.backbone, weights_path(weights_dir, record.key))
+        save_model(model, record.spec.backbone, weights_path(weights_dir, record.key), record)
         return {}
     return keep_weights

@@ -28,7 +28,7 @@ from bench.diagnostics.llc import LLCSettings, estimate_llc, sample_llc
 from bench.diagnostics.pgd import sample_positions
 from bench.store import Store
 from bench.supervision import to_float_images
-from bench.weights import load_model, weights_dir_for, weights_path
+from bench.weights import kept_weights_path, load_model
 
 
 def main() -> None:
@@ -41,9 +41,9 @@ def main() -> None:
     args = parser.parse_args()
     with Store(args.store) as store:
         records = [find_record(store, ref) for ref in args.runs.split(",")]
-        folder = weights_dir_for(store.path)
-    for record in records:
-        model = load_model(weights_path(folder, record.key))
+        paths = [kept_weights_path(store.path, record.key) for record in records]
+    for record, path in zip(records, paths):
+        model = load_model(path, record=record)
         spec = ColoredMNISTSpec(**{**record.spec.data, "seed": record.seed})
         train = prepare_splits(spec, record.spec.dataset, args.data_root).train
         for overrides in json.loads(args.grid):

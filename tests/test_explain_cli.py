@@ -29,8 +29,8 @@ def test_run_then_explain_side_by_side(tmp_path, capsys, monkeypatch):
                  "--no-keep-weights"]) == 0
     with Store(store) as s:
         kept, dropped = s.records()
-    assert (tmp_path / "weights" / kept.spec.hash() / "0.pt").is_file()
-    assert not (tmp_path / "weights" / kept.spec.hash() / "1.pt").exists()
+    assert (tmp_path / "results.weights" / kept.spec.hash() / "0.pt").is_file()
+    assert not (tmp_path / "results.weights" / kept.spec.hash() / "1.pt").exists()
 
     out = tmp_path / "report"
     assert main(["explain", str(kept.id), "--against", kept.key, "--out", str(out),

@@ -1,9 +1,9 @@
 """The leaderboard's Grad-CAM figure: drawn when both weight files exist, skipped cleanly when
 not, and linked by a page exactly when its file exists (so records alone reproduce the pages)."""
-import pytest
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
 from bench.backbones import build_backbone
@@ -115,6 +115,21 @@ def test_a_figure_of_another_pair_is_never_linked_and_is_replaced(tmp_path):
     assert "gradcam" not in "".join(linked.values())
     [new] = draw_figures(records, CATALOG, out, WeightSource(tmp_path / "weights"))[0]
     assert new != old and _pair_paths(out) == [new.name]
+
+
+def test_weights_of_another_run_of_the_same_key_are_not_drawn(tmp_path):
+    """A store's own folder first, the older shared weights/ folder second; weights stamped
+    with another record of the key (a rerun kept elsewhere) give a note, not a figure."""
+    records = _records()
+    _keep_weights(records, tmp_path / "weights")                 # legacy, unstamped
+    source = WeightSource(tmp_path / "r.weights", legacy_dir=tmp_path / "weights")
+    assert source.path(records[0].key) == weights_path(tmp_path / "weights", records[0].key)
+    rerun = dataclasses.replace(records[0], created_at="2099-01-01T00:00:00")
+    save_model(build_backbone("baseline"), "baseline",
+               weights_path(tmp_path / "r.weights", rerun.key), rerun)
+    assert source.path(records[0].key) == weights_path(tmp_path / "r.weights", records[0].key)
+    written, notes = draw_figures(records, CATALOG, tmp_path / "board", source)
+    assert written == [] and len(notes) == 1 and "belong to the run of" in notes[0]
 
 
 def test_cli_no_figures_from_records_alone_reproduces_the_pages(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from bench.backbones import ConvGNNet, build_backbone
 from bench.hooks import HookOptions, after_fit_hooks, weights_hooks
 from bench.record import RunRecord, RunSpec
 from bench.backbones import UnitMaskedNet
-from bench.weights import (WeightsMissing, load_model, save_model,
+from bench.weights import (WeightsMissing, kept_weights_path, load_model, save_model,
                            weights_dir_for, weights_path)
 
 
@@ -79,8 +79,36 @@ def test_missing_file_says_how_to_fix(tmp_path):
 
 def test_paths_follow_the_store_and_key(tmp_path):
     folder = weights_dir_for(tmp_path / "results.sqlite")
-    assert folder == tmp_path / "weights"
-    assert weights_path(folder, "abcd/3") == tmp_path / "weights" / "abcd" / "3.pt"
+    assert folder == tmp_path / "results.weights"
+    assert weights_path(folder, "abcd/3") == tmp_path / "results.weights" / "abcd" / "3.pt"
+
+
+def test_two_stores_in_one_folder_keep_weights_apart(tmp_path):
+    """A rerun has the key of the run it repeats; in another store beside the first it must
+    not overwrite the first store's file (it did when stores shared weights/)."""
+    record = RunRecord(RunSpec("erm", {}, {"source": "mnist-5k"}), 0, "completed", "none")
+    rerun = RunRecord(record.spec, 0, "completed", "none", created_at="2099-01-01T00:00:00")
+    for store, rec, fill in (("first.sqlite", record, 0.0), ("rerun.sqlite", rerun, 1.0)):
+        model = _model()
+        torch.nn.init.constant_(next(model.parameters()), fill)
+        for hook in weights_hooks(HookOptions(keep_weights=True,
+                                              weights_dir=weights_dir_for(tmp_path / store))):
+            hook(model, None, None, rec)
+    first = load_model(kept_weights_path(tmp_path / "first.sqlite", record.key), record=record)
+    assert float(next(first.parameters()).detach().abs().sum()) == 0.0
+    with pytest.raises(WeightsMissing, match="belong to the run of .* made at 2099"):
+        load_model(kept_weights_path(tmp_path / "rerun.sqlite", record.key), record=record)
+
+
+def test_legacy_shared_folder_is_still_read(tmp_path):
+    key = "abcd/3"
+    assert kept_weights_path(tmp_path / "r.sqlite", key) == tmp_path / "r.weights" / "abcd" / "3.pt"
+    save_model(_model(), "baseline", weights_path(tmp_path / "weights", key))
+    assert kept_weights_path(tmp_path / "r.sqlite", key) == tmp_path / "weights" / "abcd" / "3.pt"
+    record = RunRecord(RunSpec("erm", {}, {"source": "mnist-5k"}), 3, "completed", "none")
+    load_model(kept_weights_path(tmp_path / "r.sqlite", key), record=record)   # unstamped: read
+    save_model(_model(), "baseline", weights_path(tmp_path / "r.weights", key))
+    assert kept_weights_path(tmp_path / "r.sqlite", key) == tmp_path / "r.weights" / "abcd" / "3.pt"
 
 
 def test_hook_saves_under_the_record_key_unless_opted_out(tmp_path):

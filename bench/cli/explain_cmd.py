@@ -12,7 +12,7 @@ from bench.errors import ConfigError
 from bench.harness import resolve_device
 from bench.record import RunRecord
 from bench.store import Store
-from bench.weights import load_model, weights_dir_for, weights_path
+from bench.weights import kept_weights_path, load_model
 
 DEFAULT_OUT = Path("runs") / "explain"
 
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     with Store(args.store) as store:
         records = [find_record(store, ref) for ref in (args.run, args.against) if ref]
-        folder = weights_dir_for(store.path)
-    models = [load_model(weights_path(folder, r.key), device) for r in records]  # fail fast
+        paths = [kept_weights_path(store.path, r.key) for r in records]
+    models = [load_model(path, device, record=r) for path, r in zip(paths, records)]  # fail fast
     out = args.out or DEFAULT_OUT / "-vs-".join(str(r.id) for r in records)
     settings = ExplainSettings(unit=args.unit)
     explained = []

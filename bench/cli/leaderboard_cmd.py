@@ -12,7 +12,7 @@ from bench.leaderboard.readme_block import update_readme
 from bench.leaderboard.sources import (RECORDS_DIR, conflicts, describe_conflict, export,
                                        load_failures, merge, read_records_dir, read_store)
 from bench.store import default_store_path
-from bench.weights import weights_dir_for
+from bench.weights import legacy_weights_dir_for, weights_dir_for
 
 # Pages for the user's own store go to a folder of theirs; the committed pages under
 # leaderboards/ change only when asked (--out leaderboards).
@@ -36,8 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-figures", action="store_true",
                    help="write only the markdown (existing figures are left as they are)")
     p.add_argument("--weights", type=Path, default=None,
-                   help="kept weights for the Grad-CAM figures (default: the weights folder "
-                        "beside the store, when a store is read)")
+                   help="kept weights for the Grad-CAM figures (default: the store's own "
+                        "<name>.weights folder beside it, then the older shared weights/ "
+                        "folder, when a store is read)")
     p.add_argument("--data-root", type=Path, default=None,
                    help="folder holding MNIST/raw, for Grad-CAM figures of full-MNIST runs "
                         "(default: $BENCH_DATA_ROOT, else the MNIST shipped with the suite)")
@@ -71,10 +72,13 @@ def _store_path(args: argparse.Namespace) -> Path | None:
 def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
                          records: list) -> None:
     """Before the pages: a page links its Grad-CAM figure only when the file exists."""
-    folder = args.weights or (weights_dir_for(store_path) if store_path is not None else None)
-    if folder is None:
+    if args.weights is not None:
+        source = gradcam_figure.WeightSource(args.weights, args.data_root)
+    elif store_path is not None:
+        source = gradcam_figure.WeightSource(weights_dir_for(store_path), args.data_root,
+                                             legacy_dir=legacy_weights_dir_for(store_path))
+    else:
         return
-    source = gradcam_figure.WeightSource(folder, args.data_root)
     drawn, notes = gradcam_figure.draw_figures(records, MethodCatalog.from_registry(),
                                                args.out, source)
     for note in notes:

@@ -75,6 +75,16 @@ class WeightSource:
     weights_dir: Path
     data_root: Path | None = None
     cache_dir: Path | None = None
+    legacy_dir: Path | None = None   # the shared weights/ folder of stores made before 2026-11-30
+
+    def path(self, key: str) -> Path:
+        """The file for ``key``: in ``weights_dir``, else in ``legacy_dir``."""
+        own = weights_path(self.weights_dir, key)
+        if not own.is_file() and self.legacy_dir is not None:
+            legacy = weights_path(self.legacy_dir, key)
+            if legacy.is_file():
+                return legacy
+        return own
 
 
 def gradcam_pair(protocol: Protocol, rows: list[Row]) -> GradCAMPair | None:
@@ -98,7 +108,7 @@ def planned_gradcam(protocol: Protocol, rows: list[Row], out: Path) -> PlannedFi
 
 def draw_pair(pair: GradCAMPair, source: WeightSource, path: Path) -> Path:
     """Loads both models (CPU), rebuilds the test split of ERM's seed and draws the figure."""
-    models = [load_model(weights_path(source.weights_dir, r.key)) for r in pair.records]
+    models = [load_model(source.path(r.key), record=r) for r in pair.records]
     erm = pair.records[0]
     spec = ColoredMNISTSpec(**{**erm.spec.data, "seed": erm.seed})
     split = prepare_splits(spec, erm.spec.dataset, source.data_root, source.cache_dir).tests[SPLIT]
@@ -121,7 +131,7 @@ def draw_figures(records: list[RunRecord], catalog: MethodCatalog, out: Path,
         if pair is None:
             continue
         missing = [r.key for r in pair.records
-                   if not weights_path(source.weights_dir, r.key).is_file()]
+                   if not source.path(r.key).is_file()]
         if missing:
             notes.append(f"{protocol.slug}: no Grad-CAM figure drawn, no kept weights for "
                          f"{', '.join(missing)} under {source.weights_dir}")
