@@ -77,6 +77,19 @@ def test_a_bimodal_row_shows_median_iqr_and_every_seed():
     assert value_cell(rows["erm"], column).startswith("50.40 ± 1.14 [")
 
 
+def test_a_row_too_small_for_the_clump_test_lists_its_seeds_beside_the_mean():
+    """JTT at r = 0.02: seeds 9.5, 75.1 and 77.2 would otherwise read as 54 ± 38."""
+    records = _seeds("jtt", [0.095, 0.751, 0.772]) + _seeds("erm", [0.5, 0.52, 0.49, 0.51])
+    rows = by_label(build_rows(records, CATALOG))
+    column = next(c for c in COLUMNS if c.metric == "acc_conflicting")
+    jtt = value_cell(rows["jtt"], column)
+    assert jtt.startswith("53.93 ± 38.49 [") and jtt.endswith("]; per seed 9.50, 75.10, 77.20")
+    assert "per seed" not in value_cell(rows["erm"], column)            # 4 seeds: tested
+    assert value_cell(build_rows([rec("erm", 0, 0.05)], CATALOG)[0], column) == "5.00"
+    colour = next(c for c in COLUMNS if c.metric == "color_following")
+    assert "per seed" not in value_cell(rows["jtt"], colour)            # only the ranked metric
+
+
 def test_every_row_counts_its_failed_runs_and_a_rerun_cancels_a_failure():
     records = _seeds("erm", [0.05, 0.06, 0.05])
     failed = rec("erm", 3, 0.0)

@@ -19,8 +19,8 @@ from typing import Any
 from tabulate import tabulate
 
 from bench.leaderboard.catalog import MethodCatalog
-from bench.leaderboard.stats import (SIGNIFICANCE, Summary, compare, is_clumped, median_iqr,
-                                     summarize)
+from bench.leaderboard.stats import (MIN_SEEDS_FOR_GAP, SIGNIFICANCE, Summary, compare,
+                                     is_clumped, median_iqr, summarize)
 from bench.record import RunRecord
 from bench.supervision import Supervision
 
@@ -236,9 +236,8 @@ def format_clumped(values: dict[int, float | None], column: Column) -> str:
     d, s = column.digits, column.scale
     kept = [v for v in values.values() if v is not None]
     median, q1, q3 = median_iqr(kept)
-    seeds = ", ".join(MISSING if v is None else f"{v * s:.{d}f}" for v in values.values())
     return (f"median {median * s:.{d}f}, IQR [{q1 * s:.{d}f}, {q3 * s:.{d}f}]; "
-            f"per seed {seeds}")
+            f"per seed {per_seed_text(values, column)}")
 
 
 def format_cell(summary: Summary, column: Column, n_seeds: int) -> str:
@@ -266,11 +265,22 @@ def rank_cell(row: Row) -> str:
     return f"={row.rank}" if row.shared_rank else str(row.rank)
 
 
+def per_seed_text(values: dict[int, float | None], column: Column) -> str:
+    d, s = column.digits, column.scale
+    return ", ".join(MISSING if v is None else f"{v * s:.{d}f}" for v in values.values())
+
+
 def value_cell(row: Row, column: Column) -> str:
     if column.with_ci:   # the ranked metric: a mean and t-interval only where they fit
         values = row.by_seed(column.metric)
-        if is_clumped([v for v in values.values() if v is not None]):
+        measured = [v for v in values.values() if v is not None]
+        if is_clumped(measured):
             return format_clumped(values, column)
+        if 2 <= len(measured) < MIN_SEEDS_FOR_GAP:
+            # Too few seeds for the clump test: a 9 / 75 / 77 split would pass for a wide
+            # interval, so the seeds themselves are shown beside the mean.
+            return (f"{format_cell(row.summary(column.metric), column, len(row.records))}; "
+                    f"per seed {per_seed_text(values, column)}")
     return format_cell(row.summary(column.metric), column, len(row.records))
 
 
