@@ -50,12 +50,19 @@ def legacy_weights_dir_for(store_path: Path | str) -> Path:
     return Path(store_path).parent / LEGACY_WEIGHTS_FOLDER
 
 
+def find_weights(key: str, weights_dir: Path | str, legacy_dir: Path | str | None = None) -> Path:
+    """The file for ``key`` in ``weights_dir``, else one in ``legacy_dir``, else the (missing)
+    path in ``weights_dir``, so that an error names where the file should be."""
+    own = weights_path(weights_dir, key)
+    if legacy_dir is None or own.is_file():
+        return own
+    legacy = weights_path(legacy_dir, key)
+    return legacy if legacy.is_file() else own
+
+
 def kept_weights_path(store_path: Path | str, key: str) -> Path:
-    """The store's own file for ``key``, else one in the legacy shared folder, else the
-    store's own (missing) path, so that an error names where the file should be."""
-    own = weights_path(weights_dir_for(store_path), key)
-    legacy = weights_path(legacy_weights_dir_for(store_path), key)
-    return legacy if not own.is_file() and legacy.is_file() else own
+    """A store's file for ``key``: its own folder first, then the legacy shared one."""
+    return find_weights(key, weights_dir_for(store_path), legacy_weights_dir_for(store_path))
 
 
 def weights_path(weights_dir: Path | str, key: str) -> Path:

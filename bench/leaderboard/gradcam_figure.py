@@ -34,7 +34,7 @@ from bench.leaderboard.protocol import Protocol, group_by_protocol
 from bench.leaderboard.tables import Row, build_rows
 from bench.record import RunRecord
 from bench.supervision import to_float_images
-from bench.weights import load_model, weights_path
+from bench.weights import find_weights, load_model
 
 SPLIT = "conflicting"
 IMAGES = 8
@@ -79,12 +79,7 @@ class WeightSource:
 
     def path(self, key: str) -> Path:
         """The file for ``key``: in ``weights_dir``, else in ``legacy_dir``."""
-        own = weights_path(self.weights_dir, key)
-        if not own.is_file() and self.legacy_dir is not None:
-            legacy = weights_path(self.legacy_dir, key)
-            if legacy.is_file():
-                return legacy
-        return own
+        return find_weights(key, self.weights_dir, self.legacy_dir)
 
 
 def gradcam_pair(protocol: Protocol, rows: list[Row]) -> GradCAMPair | None:
