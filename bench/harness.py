@@ -1,6 +1,7 @@
 """Runs one (spec, seed): data, fit, evaluation, record. No CLI or store concerns here."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -11,16 +12,19 @@ import torch
 from torch import nn
 
 from bench.backbones import canonical_name
+from bench.code_version import training_code_fingerprint
 from bench.data import Splits, prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
 from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
+from bench.bias_proxy import proxy_predictions
 from bench.evaluate import evaluate_splits
 from bench.hparams import check_bounds, resolve
-from bench.method import EpochObserver, Method, Progress, RunContext
+from bench.method import EpochObserver, FitResult, Method, Progress, RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
 from bench.registry import METHODS
-from bench.supervision import SplitView
+from bench.selection import SelectionJudge, check_primary, combined_supervision, default_rule
+from bench.supervision import SplitView, to_float_images
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,13 +39,18 @@ def resolve_device(name: str) -> torch.device:
 
 def make_spec(method: str, overrides: dict[str, Any], data: ColoredMNISTSpec,
               dataset: str = "colored", backbone: str = "baseline",
-              extras: dict[str, Any] | None = None) -> RunSpec:
-    """A run spec with the method's full, resolved hyperparameters (defaults + overrides)."""
+              extras: dict[str, Any] | None = None, selection: str | None = None) -> RunSpec:
+    """A run spec with the method's full, resolved hyperparameters (defaults + overrides).
+    ``selection``: the primary selection rule; kept in the extras only when it is not the
+    method's default, so that default specs (and every stored key) hash as before."""
     cls: type[Method] = METHODS.get(method)
     hparams = dataclasses.asdict(resolve(cls.Hparams, overrides))
     backbone = canonical_name(backbone)   # records name the network, not the alias
     data_fields = {k: v for k, v in data.to_dict().items() if k != "seed"}
-    return RunSpec(method, hparams, data_fields, dataset, backbone, dict(extras or {}))
+    extras = dict(extras or {})
+    if selection is not None and check_primary(selection).name != default_rule(cls.supervision):
+        extras["selection"] = selection
+    return RunSpec(method, hparams, data_fields, dataset, backbone, extras)
 
 
 # after_fit(model, splits, ctx, record) -> extra metrics; runs after evaluation, timed by
@@ -61,6 +70,61 @@ class RunEnvironment:
     train_step: str = "eager"                     # bench.training.TRAIN_STEPS
 
 
+def primary_rule(spec: RunSpec, method: type[Method]) -> str:
+    """The rule that chooses the reported model: ``--selection`` (kept in the spec's extras
+    only when it is not the method's default, so default specs hash as they always did)."""
+    return spec.extras.get("selection") or default_rule(method.supervision)
+
+
+def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int,
+               backbone: str, device: torch.device, primary: str,
+               progress: Progress) -> tuple[SelectionJudge, float]:
+    """The run's selection judge: validation labels and bias labels, the bias proxy's
+    validation predictions and the headline test split, none of which the method's views
+    hold unless its supervision allows. Also the share of validation images whose proxy
+    prediction is the class their bias value stands for (how well the proxy reads the bias;
+    stored, never used to select)."""
+    val_labels = splits.val.digits.to(device)
+    val_bias = splits.val.colors.to(device)
+    headline = splits.tests.get(info.splits.headline)
+    proxy = proxy_predictions(splits.train, val.images, info, backbone, seed, device,
+                              train_images=train.images, progress=progress)
+    judge = SelectionJudge(
+        val_labels, info.num_classes, primary,
+        conflicting=info.conflicting(val_labels, val_bias),
+        groups=info.group_ids(val_labels, val_bias), proxy=proxy,
+        test_images=None if headline is None else to_float_images(headline.images, device),
+        test_labels=None if headline is None else headline.digits.to(device))
+    agreement = (proxy == info.class_of_bias(val_bias)).double().mean().item()
+    return judge, agreement
+
+
+PICK_SPLITS_SKIP = ("train",)   # the 54,000 training images are evaluated for the primary only
+
+
+def pick_results(fit: FitResult, eval_splits: dict, info, device: torch.device,
+                 cached: dict, main: dict[str, float]) -> dict[str, dict]:
+    """Every rule's pick: its epoch, score, score curve and the accuracies of that epoch's
+    model on validation and the test splits. Each distinct epoch is evaluated once; the
+    primary's epoch reuses the record's own metrics."""
+    splits = {k: v for k, v in eval_splits.items() if k not in PICK_SPLITS_SKIP}
+    by_epoch: dict[int, dict[str, float]] = {}
+    primary_epoch = fit.logs.get("selected_epoch")
+    out = {}
+    for name, pick in fit.picks.items():
+        if pick.epoch not in by_epoch:
+            if pick.epoch == primary_epoch:
+                keys = [f"acc_{k}" for k in splits] + ["worst_group_acc"]
+                by_epoch[pick.epoch] = {k: main[k] for k in keys if k in main}
+            else:
+                model = copy.deepcopy(fit.model)
+                model.load_state_dict(pick.state)
+                by_epoch[pick.epoch] = evaluate_splits(model, splits, info, device, cached)[0]
+        out[name] = {"epoch": pick.epoch, "score": pick.score,
+                     "curve": list(fit.curves.get(name, [])), "metrics": by_epoch[pick.epoch]}
+    return out
+
+
 def execute(spec: RunSpec, seed: int, env: RunEnvironment,
             splits: Splits | None = None) -> RunRecord:
     """Trains and evaluates one seed. Bad configuration or data raises BenchError; anything
@@ -68,11 +132,15 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     ``splits``: already prepared for this spec's data and seed (a sweep's driver prepares
     them once and ships them to workers); by default they are prepared here."""
     cls: type[Method] = METHODS.get(spec.method)
+    primary = primary_rule(spec, cls)
+    rule = check_primary(primary)
     # CPU results are bit-reproducible only on the same processor, torch build (BLAS, oneDNN)
     # and thread count, so all of them are recorded (bench.environment).
-    versions = {**package_versions(), **runtime_environment(), "train_step": env.train_step}
-    record = RunRecord(spec, seed, "failed", cls.supervision.value, device=str(env.device),
-                       versions=versions, git_commit=git_commit())
+    versions = {**package_versions(), **runtime_environment(), "train_step": env.train_step,
+                "training_code": training_code_fingerprint(cls.__module__)}
+    supervision = combined_supervision(cls.supervision, rule.supervision)
+    record = RunRecord(spec, seed, "failed", supervision.value, device=str(env.device),
+                       versions=versions, git_commit=git_commit(), selection_rule=primary)
     data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
     if splits is None:
         splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
@@ -86,11 +154,15 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
                           dataset=info)
         val = SplitView(splits.val, env.device, cls.supervision.allows("val"), dataset=info)
         generator = torch.Generator().manual_seed(seed)
+        timings["seconds_data"] += time.perf_counter() - start
+        start = time.perf_counter()
+        judge, agreement = make_judge(splits, info, train, val, seed, spec.backbone, env.device,
+                                      primary, env.progress)
+        timings["seconds_bias_proxy"] = time.perf_counter() - start
         ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone, info,
                          progress=env.progress, epoch_observer=env.epoch_observer,
-                         train_step=env.train_step)
+                         train_step=env.train_step, selection=judge)
         method = cls(hparams)
-        timings["seconds_data"] += time.perf_counter() - start
         start = time.perf_counter()
         fit = method.fit(ctx)
         timings["seconds_train"] = time.perf_counter() - start
@@ -102,8 +174,10 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
             final, _ = evaluate_splits(fit.final_model, splits.tests, info, env.device,
                                        prefix="final_")
             metrics.update(final)
+        record.selection = pick_results(fit, eval_splits, info, env.device, cached, metrics)
         timings["seconds_eval"] = time.perf_counter() - start
         metrics.update({k: float(v) for k, v in fit.logs.items()})
+        metrics["bias_proxy_agreement"] = agreement
         record.metrics = {**metrics, **timings}
         record.confusion = confusion
         record.status = "completed"

@@ -17,16 +17,23 @@ from torch import nn
 
 from bench.backbones import build_backbone
 from bench.datasets.interface import DatasetInfo
+from bench.selection import Pick, SelectionJudge
 from bench.supervision import SplitView, Supervision
 
 
 @dataclass
 class FitResult:
-    """``model`` is the selected model (validation rule); ``final_model`` the last epoch's,
-    stored as ``final_*`` metrics. ``logs`` are extra numbers the method wants stored."""
+    """``model`` is the selected model (the primary selection rule's pick); ``final_model`` the
+    last epoch's, stored as ``final_*`` metrics. ``logs`` are extra numbers the method wants
+    stored. ``picks``: every selection rule's choice among the epochs of ``model``'s training
+    (``bench.training.train`` fills it; a method that returns another model leaves it empty,
+    and its record says that its model is not chosen among epochs). ``curves``: each rule's
+    score per epoch."""
     model: nn.Module
     final_model: nn.Module | None = None
     logs: dict[str, float] = field(default_factory=dict)
+    picks: dict[str, Pick] = field(default_factory=dict)
+    curves: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Progress:
@@ -55,6 +62,10 @@ class RunContext:
     progress: Progress = field(default_factory=Progress)
     epoch_observer: EpochObserver | None = None
     train_step: str = "eager"     # bench.training.TRAIN_STEPS: how steps run, not what they do
+    # Scores the selection rules after each epoch; built by the harness, which keeps the
+    # labels the method may not read inside it. None: validation accuracy or, where the
+    # method sees validation bias labels, accuracy on conflicting validation images.
+    selection: SelectionJudge | None = None
 
     @property
     def info(self) -> DatasetInfo:

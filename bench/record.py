@@ -11,7 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: records name their primary selection rule and carry every rule's pick (``selection``).
+SCHEMA_VERSION = 2
 TRACKED_PACKAGES = ("lazy-artist-bench", "torch", "torchvision", "numpy", "scikit-learn",
                     "devinterp")
 
@@ -55,6 +56,12 @@ class RunRecord:
     id: int | None = None
     # diagnostic (or other after-fit step) -> its error, on a run whose fit completed
     diagnostic_errors: dict[str, str] = field(default_factory=dict)
+    # The rule that chose the reported model (None: a record from before rules were named,
+    # which used its supervision's default rule), and every rule's pick: rule -> {"epoch",
+    # "score", "curve" (score per epoch), "metrics" (accuracies of the picked epoch)}. Empty
+    # when the method's model is not chosen among epochs (e.g. dfr's refit last layer).
+    selection_rule: str | None = None
+    selection: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -76,7 +83,11 @@ class RunRecord:
                 "git_commit": self.git_commit, "created_at": self.created_at,
                 "schema_version": self.schema_version,
                 **({"diagnostic_errors": self.diagnostic_errors} if self.diagnostic_errors
-                   else {})}
+                   else {}),
+                # absent from records made before rules were named, so their lines stay as
+                # they were written
+                **({"selection_rule": self.selection_rule, "selection": self.selection}
+                   if self.selection_rule is not None else {})}
 
     @classmethod
     def from_json_dict(cls, d: dict[str, Any]) -> "RunRecord":
@@ -88,7 +99,8 @@ class RunRecord:
         return cls(spec, d["seed"], d["status"], d["supervision"], d["metrics"],
                    d.get("confusion_conflicting"), d.get("error"), d.get("device", "cpu"),
                    d.get("versions", {}), d.get("git_commit"), d["created_at"],
-                   d["schema_version"], d.get("id"), dict(d.get("diagnostic_errors") or {}))
+                   d["schema_version"], d.get("id"), dict(d.get("diagnostic_errors") or {}),
+                   d.get("selection_rule"), dict(d.get("selection") or {}))
 
 
 def package_versions() -> dict[str, str]:

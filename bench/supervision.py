@@ -35,14 +35,6 @@ class Supervision(str, Enum):
             return True
         return self is Supervision.VAL_BIAS and split == "val"
 
-    def selection_rule(self) -> str:
-        """Model selection on validation. Without bias labels: plain (biased) validation
-        accuracy. With them: accuracy on the bias-conflicting validation images. Not worst-group
-        accuracy: with 100 (digit, colour) groups the ~6,000 validation images leave ~3 per
-        conflicting group (0-1 on mnist-5k), so the worst group scores 0 at every epoch and the
-        rule degenerates to "keep epoch 1"."""
-        return "val_acc" if self.reads_no_labels else "val_conflicting_acc"
-
     @property
     def reads_no_labels(self) -> bool:
         return self in (Supervision.NONE, Supervision.BIAS_FORM)

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import metrics
 from bench.errors import ConfigError
 from bench.evaluate import predict
 from bench.hparams import hparam
 from bench.method import FitResult, RunContext
+from bench.selection import PickTracker, SelectionJudge, default_rule, legacy_log_name
 
 PROGRESS_EVERY = 50  # steps between progress updates and NaN checks (a sync point on GPU)
 
@@ -105,19 +105,23 @@ def epoch_order(n: int, ctx: RunContext, sample_weights: torch.Tensor | None) ->
     return order.to(ctx.device)
 
 
-def validation_score(model: nn.Module, ctx: RunContext, rule: str) -> float:
-    pred = predict(model, ctx.val.images)
-    if rule == "val_conflicting_acc":
-        return metrics.bias_conflicting_accuracy(pred, ctx.val.digits, ctx.val.conflicting)
-    return metrics.accuracy(pred, ctx.val.digits)
+def default_judge(ctx: RunContext) -> SelectionJudge:
+    """The judge of a context the harness did not build (tests, scripts): the label-free rules,
+    and the bias-label rules where the method's validation view holds bias labels."""
+    conflicting = groups = None
+    if ctx.val.bias_visible and (ctx.dataset or ctx.val.dataset) is not None:
+        conflicting, groups = ctx.val.conflicting, ctx.val.groups
+    return SelectionJudge(ctx.val.digits, ctx.num_classes, default_rule(ctx.supervision),
+                          conflicting, groups)
 
 
 def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objective = cross_entropy,
           sample_weights: torch.Tensor | None = None, extra_parameters: Iterable[nn.Parameter] = (),
           select: bool = True, phase: str = "train",
           on_epoch_end: Callable[[int], None] | None = None) -> FitResult:
-    """Trains ``model`` in place. With ``select`` the returned ``model`` is the epoch that scored
-    best on validation (the supervision's rule) and ``final_model`` the last epoch."""
+    """Trains ``model`` in place. With ``select`` every selection rule is scored after every
+    epoch (``ctx.selection``); the returned ``model`` is the primary rule's best epoch,
+    ``final_model`` the last epoch, and ``picks`` every rule's choice."""
     params = list(model.parameters()) + list(extra_parameters)
     optimizer = make_optimizer(params, cfg, fused=ctx.train_step != "eager")
     stepped = step_model(model, ctx)
@@ -126,8 +130,8 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
     n = len(digits)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     ctx.progress.start(phase, cfg.epochs * steps_per_epoch)
-    rule = ctx.supervision.selection_rule()
-    best_score, best_state, best_epoch = -math.inf, None, -1
+    judge = (ctx.selection or default_judge(ctx)) if select else None
+    tracker = PickTracker()
     model.train()
     for epoch in range(cfg.epochs):
         order = epoch_order(n, ctx, sample_weights)
@@ -153,14 +157,14 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
             on_epoch_end(epoch)
         if ctx.epoch_observer is not None:
             ctx.epoch_observer(phase, epoch + 1, model)
-        if select:
-            score = validation_score(model, ctx, rule)
-            if score > best_score:
-                best_score, best_epoch = score, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if not select or best_state is None:
-        return FitResult(model=model)
+        if judge is not None:
+            scores = judge.scores(epoch + 1, predict(model, ctx.val.images), model)
+            tracker.update(epoch + 1, scores, model)
+    primary = tracker.picks.get(judge.primary) if judge is not None else None
+    if primary is None:
+        return FitResult(model=model, picks=tracker.picks, curves=tracker.curves)
     final = copy.deepcopy(model)
-    model.load_state_dict(best_state)
-    return FitResult(model=model, final_model=final,
-                     logs={"selected_epoch": best_epoch + 1, f"selected_{rule}": best_score})
+    model.load_state_dict(primary.state)
+    return FitResult(model=model, final_model=final, picks=tracker.picks, curves=tracker.curves,
+                     logs={"selected_epoch": primary.epoch,
+                           f"selected_{legacy_log_name(judge.primary)}": primary.score})

@@ -6,6 +6,7 @@ from bench.datasets.colored_mnist import Split
 from bench.errors import SupervisionError
 from bench.leaderboard.catalog import MethodCatalog
 from bench.registry import METHODS
+from bench.selection import default_rule
 from bench.supervision import SplitView, Supervision
 
 CPU = torch.device("cpu")
@@ -50,8 +51,8 @@ def test_head_keeps_the_visibility_and_cuts_every_field():
     (Supervision.VAL_BIAS, False, True), (Supervision.TRAIN_BIAS, True, True)])
 def test_which_labels_each_class_reads(supervision, train, val):
     assert (supervision.allows("train"), supervision.allows("val")) == (train, val)
-    expected_rule = "val_conflicting_acc" if val else "val_acc"
-    assert supervision.selection_rule() == expected_rule
+    expected_rule = "val-conflicting" if val else "val-acc"
+    assert default_rule(supervision) == expected_rule
 
 
 def test_methods_built_on_decolorize_declare_knowledge_of_the_bias_form():

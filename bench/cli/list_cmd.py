@@ -1,4 +1,4 @@
-"""``bench list``: methods (supervision, defaults, reference), datasets (classes, bias attribute,
+"""``bench list``: methods (supervision, defaults, reference), selection rules, datasets (classes, bias attribute,
 splits), sources, backbones."""
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
         label = name + (" (reference)" if cls.is_reference_model else "")
         table.add_row(label, cls.supervision.value, defaults, cls.reference)
     console.print(table)
+    console.print(selection_table())
     console.print(dataset_table())
     console.print("colourings (--dataset trains on one; the test splits are the others): "
                   + ", ".join(f"{n} ({b.role})" for n, b in DATASETS.items()))
@@ -36,6 +37,21 @@ def run(args: argparse.Namespace) -> int:
              for n in BACKBONES.names()]
     console.print("backbones: " + ", ".join(names) + " (docs/backbones.md)")
     return 0
+
+
+def selection_table() -> Table:
+    """The selection rules: what each reads, its supervision and its source."""
+    from bench.selection import rule, rule_names
+    table = Table(title="selection rules (--selection; every run records every rule's pick; "
+                        "docs/selection.md)")
+    for col in ("rule", "supervision", "chooses by", "source"):
+        table.add_column(col, overflow="fold")
+    for name in rule_names():
+        chosen = rule(name)
+        supervision = "test labels (oracle: reported, never ranked)" if chosen.oracle else \
+            chosen.supervision.value
+        table.add_row(name, supervision, chosen.summary, chosen.source)
+    return table
 
 
 def dataset_table() -> Table:

@@ -55,6 +55,13 @@ def check_ratio(value: float) -> None:
         raise ConfigError(f"--conflict-ratio {value}: must be between 0 and 1 (e.g. 0.05)")
 
 
+def add_selection_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--selection", default=None, metavar="RULE",
+                   help="the selection rule that chooses the reported model (default: val-acc "
+                        "without bias labels, val-conflicting with them); every rule's pick "
+                        "is recorded anyway (bench list; docs/selection.md)")
+
+
 def add_parallel_options(p: argparse.ArgumentParser, noun: str) -> None:
     """How runs are spread over processes (never part of a run's spec)."""
     p.add_argument("--workers", type=positive_int, default=None,

@@ -7,8 +7,8 @@ import warnings
 
 from rich.markup import escape
 
-from bench.cli.options import add_data_options, add_parallel_options, check_ratio, data_spec, \
-    positive_int
+from bench.cli.options import add_data_options, add_parallel_options, add_selection_option, \
+    check_ratio, data_spec, positive_int
 from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
@@ -44,6 +44,7 @@ def add_parser(sub) -> None:
     p.add_argument("--diagnostic", dest="diagnostic_settings", action="append", default=[],
                    metavar="NAME.KEY=VALUE", help="change a diagnostic's setting, e.g. "
                    "pgd.steps=100 (repeatable; part of the run's spec)")
+    add_selection_option(p)
     add_parallel_options(p, "seeds")
     add_wide_option(p)
     add_data_options(p)
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                                diagnostic_settings=tuple(args.diagnostic_settings),
                                keep_weights=args.keep_weights)
     spec = make_spec(args.method, overrides, data_spec(args, source), args.dataset, args.backbone,
-                     extras=spec_extras(hook_options))
+                     extras=spec_extras(hook_options), selection=args.selection)
     store = Store(args.store)
     if store.ingested:
         console.print(f"added {len(store.ingested)} result(s) kept from an earlier failed write")

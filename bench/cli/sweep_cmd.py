@@ -11,7 +11,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from bench.cli.options import add_data_options, add_parallel_options, positive_int
+from bench.cli.options import add_data_options, add_parallel_options, add_selection_option, \
+    positive_int
 from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
@@ -49,6 +50,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
                    help="do not keep the selected models' weights (bench explain needs them)")
     p.add_argument("--launcher", choices=("local", "ray", "slurm"), default="local")
+    add_selection_option(p)
     add_parallel_options(p, "runs")
     add_wide_option(p)
     p.add_argument("--ray-address", default=None,
@@ -104,6 +106,8 @@ def grid_from_args(args: argparse.Namespace) -> SweepGrid:
         given["diagnostic_settings"] = tuple(args.diagnostic_settings)
     if args.epochs is not None:
         given["epochs"] = args.epochs
+    if args.selection is not None:
+        given["selection"] = args.selection
     sets = parse_set_flags(args.overrides)
     if args.grid is not None:
         grid = load_grid_file(args.grid, {k: v for k, v in given.items()})

@@ -53,6 +53,7 @@ class SweepGrid:
     diagnostics: str = "all"
     diagnostic_settings: tuple[str, ...] = ()
     epochs: int | None = None       # each method's ``epochs_field`` (bench run --epochs)
+    selection: str | None = None    # the primary selection rule (None: each method's default)
 
     def __post_init__(self):
         if not self.methods:
@@ -224,7 +225,7 @@ def expand(grid: SweepGrid, source: str) -> list[Job]:
                 module = METHODS.get(method).__module__
                 for overrides in combos:
                     spec = make_spec(method, overrides, data, grid.dataset, grid.backbone,
-                                     extras)
+                                     extras, selection=grid.selection)
                     if spec.key(seed) not in seen:   # e.g. a value equal to the default twice
                         seen.add(spec.key(seed))
                         jobs.append(Job(spec, seed, module))
