@@ -90,7 +90,7 @@ def test_a_second_dataset_gets_its_own_page_and_leaves_the_mnist_pages_byte_for_
             assert after[name] == before[name], name
     page = after["fashion-mnist-background-r0.05-baseline.md"]
     mnist_page = after["mnist-background-r0.05-baseline.md"]
-    table = lambda text: text.split("## Results")[1].split("Rank:")[0]   # noqa: E731
+    table = lambda text: text.split("## Results")[1].split("Group:")[0]   # noqa: E731
     assert table(page) == table(mnist_page)
     assert "--source fashion-mnist" in page and "fashion-mnist · background" in page
     index = after["README.md"].split("## Datasets")[1].split("## Protocols")[0]
