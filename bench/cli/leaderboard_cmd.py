@@ -51,13 +51,18 @@ def add_parser(sub) -> None:
                    help="where the store and a committed record share a run key, use (and "
                         "with --export write) the store's; by default the committed one is "
                         "kept and the conflict reported")
+    p.add_argument("--selection", default=None, metavar="RULE",
+                   help="show every run as if RULE had chosen its model (each record keeps "
+                        "every rule's pick; bench list shows the rules); default: each run's "
+                        "primary rule")
     p.set_defaults(func=run)
 
 
 def regenerate_command(args: argparse.Namespace) -> str:
     """The command stated on every page: from the committed record files alone."""
+    selection = f" --selection {args.selection}" if args.selection else ""
     return (f"bench leaderboard --no-store --records {args.records.as_posix()} "
-            f"--out {args.out.as_posix()}")
+            f"--out {args.out.as_posix()}{selection}")
 
 
 def _store_path(args: argparse.Namespace) -> Path | None:
@@ -101,6 +106,14 @@ def report_conflicts(pairs: list, replaced: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.selection is not None:
+        from bench.leaderboard.selection_view import check_view_rule
+        check_view_rule(args.selection)
+        if args.readme or args.out == COMMITTED_OUT:
+            sys.stderr.write("bench leaderboard: --selection writes pages of another rule; "
+                             "give them their own --out, never the committed leaderboards/ "
+                             "or the README\n")
+            return 2
     store_path = _store_path(args)
     stored = read_store(store_path) if store_path is not None else []
     committed = read_records_dir(args.records)
@@ -125,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         draw_gradcam_figures(args, store_path, records)
     failed = load_failures(store_path, args.records)   # counted in the rows, not shown
     rendered, planned = pages.render(records + failed, MethodCatalog.from_registry(),
-                                     regenerate_command(args), figures_in=args.out)
+                                     regenerate_command(args), figures_in=args.out,
+                                     selection=args.selection)
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     catalog = MethodCatalog.from_registry()
     if args.readme and update_readme(args.readme, records + failed, catalog,

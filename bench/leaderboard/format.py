@@ -31,11 +31,12 @@ def mean_text(values: list[float], scale: float, digits: int, interval=None) -> 
 
 
 def seeds_cell(values: dict[int, float | None], scale: float, digits: int, *,
-               accuracy: bool = False, images: int | None = None,
+               accuracy: bool = False, interval: bool = True, images: int | None = None,
                excluded: Excluded | None = None) -> str:
     """The text of one cell from seed -> value (None: the seed does not count). ``accuracy``:
-    the headline metric, with its interval, per-seed values when fewer than 4 seeds count, and
-    median, IQR and per-seed values when the seeds are clumped."""
+    the headline metric, with its interval (unless ``interval`` is False), per-seed values when
+    fewer than 4 seeds count, and median, IQR and per-seed values when the seeds are
+    clumped."""
     counted = [v for v in values.values() if v is not None]
     if not counted:
         return excluded.text(shown_alone=True) if excluded and excluded.counts else NOT_MEASURED
@@ -44,8 +45,8 @@ def seeds_cell(values: dict[int, float | None], scale: float, digits: int, *,
         text = (f"median {median * scale:.{digits}f}, IQR [{q1 * scale:.{digits}f}, "
                 f"{q3 * scale:.{digits}f}]; per seed {per_seed_text(values, scale, digits)}")
     else:
-        interval = accuracy_interval(counted, images) if accuracy else None
-        text = mean_text(counted, scale, digits, interval)
+        bounds = accuracy_interval(counted, images) if accuracy and interval else None
+        text = mean_text(counted, scale, digits, bounds)
         if accuracy and 2 <= len(counted) < MIN_SEEDS_FOR_GAP:
             # Too few seeds for the clump test: a 9 / 75 / 77 split would pass for a wide
             # interval, so the seeds themselves are shown beside the mean.

@@ -14,6 +14,7 @@ from bench.leaderboard.plan import PlannedFigure, protocol_figures, ratio_figure
 from bench.leaderboard.protocol import Protocol, group_by_protocol, main_backbone
 from bench.leaderboard.published import published_block
 from bench.leaderboard.comparisons import llc_section
+from bench.leaderboard.selection_section import selection_section
 from bench.leaderboard.cells import MIN_IMAGES, legend
 from bench.leaderboard.stats import FAMILY_LEVEL, GAP_LEVEL
 from bench.leaderboard.tables import (RANK_METRIC, Row, best_per_class, build_rows,
@@ -160,16 +161,26 @@ def failed_only_lines(rows: list[Row], records: list[RunRecord]) -> list[str]:
     return ["## Failed runs without a row", "", *lines, ""] if lines else []
 
 
+def selection_note(selection: str | None) -> list[str]:
+    if selection is None:
+        return []
+    return [f"**Selection: every number on this page is of the model the `{selection}` rule "
+            f"chose** (`bench leaderboard --selection {selection}`), not of each run's primary "
+            f"rule; diagnostics show only where `{selection}` chose the primary rule's epoch, "
+            f"and rows whose records lack its pick show `—`.", ""]
+
+
 def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
                   planned: list[PlannedFigure], command: str,
-                  failed: list[RunRecord] = ()) -> str:
+                  failed: list[RunRecord] = (), selection: str | None = None) -> str:
     lines = [f"# Leaderboard: {protocol.title}", "", GENERATED, "",
-             f"Regenerate with `{command}`.", "",
+             f"Regenerate with `{command}`.", "", *selection_note(selection),
              f"Protocol: digit source `{protocol.source}`, colouring `{protocol.mode}`, "
              f"conflict ratio {protocol.conflict_ratio:g} (share of training images in a random "
              f"colour), training dataset `{protocol.dataset}`, backbone `{protocol.backbone}`.",
              "", "## Results", "", render_table(rows).rstrip("\n"), "", reading_guide(), ""]
     lines += failed_only_lines(rows, list(failed))
+    lines += selection_section(rows)
     lines += llc_section(rows)
     notes = budget_notes(rows)
     if notes:
@@ -231,9 +242,10 @@ def dataset_lines(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]]) ->
 
 
 def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
-               ratio_plans: list[PlannedFigure], command: str) -> str:
+               ratio_plans: list[PlannedFigure], command: str,
+               selection: str | None = None) -> str:
     lines = ["# Lazy Artist Bench leaderboards", "", GENERATED, "",
-             f"Regenerate with `{command}`.", "",
+             f"Regenerate with `{command}`.", "", *selection_note(selection),
              "Sample images of every split: [docs/images/splits.png](../docs/images/splits.png).",
              ""]
     main = next((p for p in grouped if p.is_main), None)
@@ -256,10 +268,15 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
 
 
 def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
-           figures_in: Path | None = None) -> tuple[dict[str, str], list[PlannedFigure]]:
+           figures_in: Path | None = None, selection: str | None = None
+           ) -> tuple[dict[str, str], list[PlannedFigure]]:
     """{relative path: markdown} and the planned figures, from completed records.
     ``figures_in``: the output folder, whose existing Grad-CAM figures the pages link (see
-    :mod:`bench.leaderboard.gradcam_figure`); None links none."""
+    :mod:`bench.leaderboard.gradcam_figure`); None links none. ``selection``: show every run
+    as if that rule had chosen its model (:mod:`bench.leaderboard.selection_view`)."""
+    if selection is not None:
+        from bench.leaderboard.selection_view import reselect_all
+        records = reselect_all(records, selection)
     # Failed records only count in their rows (and name specs that never completed); every
     # other part of a page is about completed runs.
     grouped = {}
@@ -277,10 +294,10 @@ def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
         figs += [gradcam] if gradcam else []
         planned += figs
         pages[f"{protocol.slug}.md"] = protocol_page(protocol, rows, recs, figs, command,
-                                                     failed[protocol])
+                                                     failed[protocol], selection)
     ratio_plans = ratio_figures({p: rows for p, (rows, _) in grouped.items()})
     planned += ratio_plans
-    pages["README.md"] = index_page(grouped, ratio_plans, command)
+    pages["README.md"] = index_page(grouped, ratio_plans, command, selection)
     return dict(sorted(pages.items())), planned
 
 

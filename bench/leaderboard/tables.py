@@ -187,13 +187,28 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
     for spec_hash, recs in groups.items():
         recs = sorted(recs, key=lambda r: r.seed)
         spec = recs[0].spec
-        supervision = catalog.supervision(spec.method, recs[0].supervision)
+        supervision = row_supervision(catalog, recs[0])
         rows.append(Row(labels[spec_hash], spec.method, spec_hash, supervision,
                         catalog.is_reference(spec.method), recs,
                         catalog.non_default(spec.method, spec.hparams),
                         failed=len(failed.get(spec_hash, ()))))
     rank_rows(rows)
     return order_rows(rows)
+
+
+def row_supervision(catalog: MethodCatalog, record: RunRecord) -> str:
+    """The supervision a row's numbers used: the method's current class (the record's own when
+    the method is unknown here), raised to its selection rule's where that reads more."""
+    method = catalog.supervision(record.spec.method, record.supervision)
+    if record.selection_rule is None:
+        return method
+    from bench.registry import RegistryError
+    from bench.selection import combined_supervision, rule
+    try:
+        return combined_supervision(Supervision(method), rule(record.selection_rule).supervision
+                                    ).value
+    except (ValueError, RegistryError):      # a plugin's class or rule not installed here
+        return method
 
 
 def failed_seeds(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
