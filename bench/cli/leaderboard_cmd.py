@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.leaderboard import gradcam_figure, pages
+from bench.leaderboard import code_versions, gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.readme_block import update_readme
@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         for path in written:
             print(f"exported {path}")
         committed = read_records_dir(args.records)
+        versions = code_versions.update(committed, args.records)
+        if versions is not None:
+            print(f"updated {versions}")
     records = merge(committed, stored, store_wins=args.replace_committed)
     in_files = {r.key for r in committed}
     store_only = [r for r in records if r.key not in in_files]
@@ -139,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     failed = load_failures(store_path, args.records)   # counted in the rows, not shown
     rendered, planned = pages.render(records + failed, MethodCatalog.from_registry(),
                                      regenerate_command(args), figures_in=args.out,
-                                     selection=args.selection)
+                                     selection=args.selection,
+                                     code_versions=code_versions.load(args.records))
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     catalog = MethodCatalog.from_registry()
     if args.readme and update_readme(args.readme, records + failed, catalog,

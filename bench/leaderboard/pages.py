@@ -13,6 +13,7 @@ from bench.leaderboard.gradcam_figure import planned_gradcam
 from bench.leaderboard.plan import PlannedFigure, protocol_figures, ratio_figures
 from bench.leaderboard.protocol import Protocol, group_by_protocol, main_backbone
 from bench.leaderboard.published import published_block
+from bench.leaderboard.code_versions import code_version_lines
 from bench.leaderboard.comparisons import llc_section
 from bench.leaderboard.selection_section import selection_section
 from bench.leaderboard.cells import MIN_IMAGES, legend
@@ -172,7 +173,8 @@ def selection_note(selection: str | None) -> list[str]:
 
 def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
                   planned: list[PlannedFigure], command: str,
-                  failed: list[RunRecord] = (), selection: str | None = None) -> str:
+                  failed: list[RunRecord] = (), selection: str | None = None,
+                  code_versions: dict | None = None) -> str:
     lines = [f"# Leaderboard: {protocol.title}", "", GENERATED, "",
              f"Regenerate with `{command}`.", "", *selection_note(selection),
              f"Protocol: digit source `{protocol.source}`, colouring `{protocol.mode}`, "
@@ -185,6 +187,7 @@ def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
     notes = budget_notes(rows)
     if notes:
         lines += ["## Budget notes", "", *(f"- {n}" for n in notes), ""]
+    lines += code_version_lines(rows, code_versions or {})
     if planned:
         lines += ["## Figures", "", *_figure_block(planned)]
     if protocol.is_main:
@@ -268,12 +271,14 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
 
 
 def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
-           figures_in: Path | None = None, selection: str | None = None
-           ) -> tuple[dict[str, str], list[PlannedFigure]]:
+           figures_in: Path | None = None, selection: str | None = None,
+           code_versions: dict | None = None) -> tuple[dict[str, str], list[PlannedFigure]]:
     """{relative path: markdown} and the planned figures, from completed records.
     ``figures_in``: the output folder, whose existing Grad-CAM figures the pages link (see
     :mod:`bench.leaderboard.gradcam_figure`); None links none. ``selection``: show every run
-    as if that rule had chosen its model (:mod:`bench.leaderboard.selection_view`)."""
+    as if that rule had chosen its model (:mod:`bench.leaderboard.selection_view`).
+    ``code_versions``: fingerprints of older records' training code (commit -> method ->
+    fingerprint, :mod:`bench.leaderboard.code_versions`)."""
     if selection is not None:
         from bench.leaderboard.selection_view import reselect_all
         records = reselect_all(records, selection)
@@ -294,7 +299,8 @@ def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
         figs += [gradcam] if gradcam else []
         planned += figs
         pages[f"{protocol.slug}.md"] = protocol_page(protocol, rows, recs, figs, command,
-                                                     failed[protocol], selection)
+                                                     failed[protocol], selection,
+                                                     code_versions)
     ratio_plans = ratio_figures({p: rows for p, (rows, _) in grouped.items()})
     planned += ratio_plans
     pages["README.md"] = index_page(grouped, ratio_plans, command, selection)
