@@ -9,6 +9,7 @@ from bench.leaderboard import code_versions, gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.readme_block import update_readme
+from bench.leaderboard.zoo_export import kept_keys
 from bench.leaderboard.sources import (RECORDS_DIR, conflicts, describe_conflict, export,
                                        load_failures, merge, read_records_dir, read_store)
 from bench.store import default_store_path
@@ -74,14 +75,22 @@ def _store_path(args: argparse.Namespace) -> Path | None:
     return default if default.exists() else None
 
 
+def zoo_of(args: argparse.Namespace) -> Path:
+    """The zoo beside the records folder (leaderboards/records -> leaderboards/models)."""
+    return args.records.parent / "models"
+
+
 def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
                          records: list) -> None:
-    """Before the pages: a page links its Grad-CAM figure only when the file exists."""
+    """Before the pages: a page links its Grad-CAM figure only when the file exists. Weights
+    come from --weights, else the store's folder, else the committed zoo."""
     if args.weights is not None:
         source = gradcam_figure.WeightSource(args.weights, args.data_root)
     elif store_path is not None:
         source = gradcam_figure.WeightSource(weights_dir_for(store_path), args.data_root,
                                              legacy_dir=legacy_weights_dir_for(store_path))
+    elif (zoo_of(args) / "manifest.json").is_file():
+        source = gradcam_figure.ZooSource(zoo_of(args), args.data_root)
     else:
         return
     drawn, notes = gradcam_figure.draw_figures(records, MethodCatalog.from_registry(),
@@ -90,6 +99,23 @@ def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
         sys.stderr.write(f"note: {note}\n")
     for path in drawn:
         print(f"drew {path}")
+
+
+def export_zoo(args: argparse.Namespace, store_path: Path, committed: list) -> None:
+    """Copies the exported records' kept weights into the zoo and regenerates its manifest."""
+    from bench.leaderboard.zoo_export import copy_weights, write_manifest
+    from bench.weights import kept_weights_path
+    zoo = zoo_of(args)
+    copied, missing = copy_weights(committed, lambda key: kept_weights_path(store_path, key), zoo)
+    for path in copied:
+        print(f"kept {path}")
+    stored = {r.key for r in read_store(store_path)}
+    lost = [key for key in missing if key in stored]
+    if lost:
+        sys.stderr.write(f"note: {len(lost)} exported record(s) kept no weights in "
+                         f"{weights_dir_for(store_path)} (their pages say 'weights: not kept'): "
+                         f"{', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}\n")
+    print(f"wrote {write_manifest(committed, MethodCatalog.from_registry(), zoo)}")
 
 
 def report_conflicts(pairs: list, replaced: bool) -> None:
@@ -130,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         versions = code_versions.update(committed, args.records)
         if versions is not None:
             print(f"updated {versions}")
+        export_zoo(args, store_path, committed)
     records = merge(committed, stored, store_wins=args.replace_committed)
     in_files = {r.key for r in committed}
     store_only = [r for r in records if r.key not in in_files]
@@ -143,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     rendered, planned = pages.render(records + failed, MethodCatalog.from_registry(),
                                      regenerate_command(args), figures_in=args.out,
                                      selection=args.selection,
-                                     code_versions=code_versions.load(args.records))
+                                     code_versions=code_versions.load(args.records),
+                                     zoo_keys=kept_keys(zoo_of(args)))
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     catalog = MethodCatalog.from_registry()
     if args.readme and update_readme(args.readme, records + failed, catalog,

@@ -162,6 +162,22 @@ def failed_only_lines(rows: list[Row], records: list[RunRecord]) -> list[str]:
     return ["## Failed runs without a row", "", *lines, ""] if lines else []
 
 
+def models_lines(protocol: Protocol, rows: list[Row], zoo_keys: set) -> list[str]:
+    """Where each row's trained models are: the zoo, or why not."""
+    missing = [(row, [r.seed for r in row.records if r.key not in zoo_keys]) for row in rows]
+    missing = [(row, seeds) for row, seeds in missing if seeds]
+    lines = ["## Models", ""]
+    if len(missing) < len(rows):
+        lines += [f"The trained models behind this page ship with the suite: `from bench.zoo "
+                  f"import load_model; model, record = load_model(\"<method>\", seed=0, "
+                  f"protocol=\"{protocol.slug}\")` (docs/zoo.md; `bench zoo list`).", ""]
+    for row, seeds in missing:
+        lines.append(f"- `{row.label}`: weights: not kept for seed(s) "
+                     f"{', '.join(map(str, seeds))} (trained before the zoo existed, on a "
+                     f"machine whose weights folders are gone; rerun them to keep them).")
+    return lines + ([""] if missing else [])
+
+
 def selection_note(selection: str | None) -> list[str]:
     if selection is None:
         return []
@@ -174,7 +190,7 @@ def selection_note(selection: str | None) -> list[str]:
 def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
                   planned: list[PlannedFigure], command: str,
                   failed: list[RunRecord] = (), selection: str | None = None,
-                  code_versions: dict | None = None) -> str:
+                  code_versions: dict | None = None, zoo_keys: set | None = None) -> str:
     lines = [f"# Leaderboard: {protocol.title}", "", GENERATED, "",
              f"Regenerate with `{command}`.", "", *selection_note(selection),
              f"Protocol: digit source `{protocol.source}`, colouring `{protocol.mode}`, "
@@ -188,6 +204,8 @@ def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
     if notes:
         lines += ["## Budget notes", "", *(f"- {n}" for n in notes), ""]
     lines += code_version_lines(rows, code_versions or {})
+    if zoo_keys is not None:
+        lines += models_lines(protocol, rows, zoo_keys)
     if planned:
         lines += ["## Figures", "", *_figure_block(planned)]
     if protocol.is_main:
@@ -272,13 +290,15 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
 
 def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
            figures_in: Path | None = None, selection: str | None = None,
-           code_versions: dict | None = None) -> tuple[dict[str, str], list[PlannedFigure]]:
+           code_versions: dict | None = None, zoo_keys: set | None = None
+           ) -> tuple[dict[str, str], list[PlannedFigure]]:
     """{relative path: markdown} and the planned figures, from completed records.
     ``figures_in``: the output folder, whose existing Grad-CAM figures the pages link (see
     :mod:`bench.leaderboard.gradcam_figure`); None links none. ``selection``: show every run
     as if that rule had chosen its model (:mod:`bench.leaderboard.selection_view`).
     ``code_versions``: fingerprints of older records' training code (commit -> method ->
-    fingerprint, :mod:`bench.leaderboard.code_versions`)."""
+    fingerprint, :mod:`bench.leaderboard.code_versions`). ``zoo_keys``: the records whose
+    models the zoo holds (None: no Models section)."""
     if selection is not None:
         from bench.leaderboard.selection_view import reselect_all
         records = reselect_all(records, selection)
@@ -300,7 +320,7 @@ def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
         planned += figs
         pages[f"{protocol.slug}.md"] = protocol_page(protocol, rows, recs, figs, command,
                                                      failed[protocol], selection,
-                                                     code_versions)
+                                                     code_versions, zoo_keys)
     ratio_plans = ratio_figures({p: rows for p, (rows, _) in grouped.items()})
     planned += ratio_plans
     pages["README.md"] = index_page(grouped, ratio_plans, command, selection)
