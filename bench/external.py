@@ -24,6 +24,7 @@ from bench.method import RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
 from bench.environment import runtime_environment
 from bench.supervision import SplitView, Supervision
+from bench.weights import file_sha256  # noqa: F401  (bench eval names files by it)
 
 METHOD = "external"
 SUPERVISION = "unknown (external model)"
@@ -64,11 +65,6 @@ def read_weights(path: Path, backbone: str | None) -> tuple[nn.Module, str]:
         raise DataError(f"--weights {path} does not fit backbone {backbone!r} ({first}); "
                         f"check --backbone") from None
     return model.eval(), canonical_name(backbone)
-
-
-def file_sha256(path: Path) -> str:
-    from bench.zoo import sha256_of
-    return sha256_of(Path(path))
 
 
 def evaluate_model(model: nn.Module, *, backbone: str, weights_sha256: str = "unknown",

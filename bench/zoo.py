@@ -15,7 +15,6 @@ silently different model. The models are trained on MNIST (CC BY-SA 3.0): docs/z
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.record import RunRecord
+from bench.weights import file_sha256
 
 MANIFEST = "manifest.json"
 
@@ -41,14 +41,6 @@ def zoo_dir() -> Path:
 
 def records_dir(zoo: Path) -> Path:
     return zoo.parent / "records"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -132,7 +124,7 @@ def verified_path(entry: Entry, zoo: Path | None = None) -> Path:
     path = (zoo or zoo_dir()) / entry.file
     if not path.is_file():
         raise ZooError(f"zoo file {path} is missing; restore it from the repository")
-    if path.stat().st_size != entry.bytes or sha256_of(path) != entry.sha256:
+    if path.stat().st_size != entry.bytes or file_sha256(path) != entry.sha256:
         raise ZooError(f"zoo file {path} does not match its manifest (SHA-256 or size "
                        f"differs: changed or truncated); restore it with git checkout")
     return path
@@ -178,3 +170,18 @@ def parse_reference(text: str) -> tuple[str | None, str, int]:
 def load_reference(text: str) -> tuple[nn.Module, RunRecord]:
     protocol, method, seed = parse_reference(text)
     return load_model(method, seed, protocol)
+
+
+@dataclass(frozen=True)
+class ZooWeights:
+    """The zoo as a source of kept weights for the leaderboard's Grad-CAM figures: the file its
+    manifest lists for a key, after the SHA-256 check (a clean clone redraws every figure)."""
+    weights_dir: Path
+    data_root: Path | None = None
+    cache_dir: Path | None = None
+
+    def path(self, key: str) -> Path:
+        for entry in read_manifest(self.weights_dir):
+            if entry.key == key:
+                return verified_path(entry, self.weights_dir)
+        return self.weights_dir / "missing" / f"{key.replace('/', '-')}.pt"

@@ -308,3 +308,31 @@ def test_a_page_of_the_pre_calibration_network_says_so_and_the_headline_one_says
                             protocol.DEFAULT_REST, 0.05)
     assert old.title.endswith("k3-16-32-16-pool-between backbone (the pre-calibration baseline)")
     assert new.title.endswith("k3-4-16-16-pool-end backbone (baseline)")
+
+
+def test_every_committed_page_s_letters_are_the_legend_s_rule():
+    from collections import defaultdict
+    from pathlib import Path
+    from bench.leaderboard.protocol import group_by_protocol
+    from bench.leaderboard.sources import read_records_dir
+    records = read_records_dir(Path(__file__).resolve().parents[1] / "leaderboards" / "records")
+    checked = 0
+    for protocol, recs in group_by_protocol(records).items():
+        classes = defaultdict(list)
+        for row in build_rows(recs, MethodCatalog.from_registry()):
+            if row.letters is not None:
+                classes[row.supervision].append(row)
+        for members in classes.values():
+            separated = separated_pairs({r.label: r.by_seed("acc_conflicting") for r in members})
+            assert holds({r.label: r.letters for r in members}, separated), protocol.slug
+            checked += 1
+    assert checked >= 10
+
+
+def test_a_reclassified_method_s_row_says_what_its_records_say():
+    """ablate-texture's old records say supervision `none`; it is now `knowledge of the
+    bias's form`: the row is ranked in its current class and shows both."""
+    catalog = MethodCatalog({"ablate": HP}, supervisions={"ablate": "knowledge of the bias's form"})
+    rows = build_rows(_seeds("ablate", [0.2, 0.25]), catalog)
+    assert rows[0].supervision == "knowledge of the bias's form"
+    assert "knowledge of the bias's form (recorded as none)" in render_table(rows)

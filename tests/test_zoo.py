@@ -14,9 +14,10 @@ from bench.harness import RunEnvironment, execute, make_spec
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.sources import record_line
-from bench.leaderboard.zoo_export import copy_weights, write_manifest, zoo_file
+from bench.zoo_export import copy_weights, write_manifest, zoo_file
 from bench.weights import keep_weights_hook, weights_path
 from bench import zoo
+from bench.weights import file_sha256
 from bench.zoo import ZooError, find, load_model, parse_reference
 
 SPEC = ColoredMNISTSpec(source="mnist-5k")
@@ -65,7 +66,7 @@ def test_the_manifest_lists_every_file_with_its_hash_size_and_record(small_zoo):
     assert {e["key"] for e in manifest["models"]} == {r.key for r in records}
     for entry in manifest["models"]:
         path = models / entry["file"]
-        assert entry["bytes"] == path.stat().st_size and entry["sha256"] == zoo.sha256_of(path)
+        assert entry["bytes"] == path.stat().st_size and entry["sha256"] == file_sha256(path)
         assert entry["protocol"] == slug and entry["supervision"] == "none"
     assert manifest["total_bytes"] == sum(e["bytes"] for e in manifest["models"])
 
@@ -100,7 +101,7 @@ def test_a_damaged_or_swapped_file_is_a_one_line_error(small_zoo, tmp_path, monk
         manifest = json.loads((copy / "manifest.json").read_text())
         for entry in manifest["models"]:
             if entry["key"] == records[0].key:
-                entry["sha256"], entry["bytes"] = zoo.sha256_of(target), target.stat().st_size
+                entry["sha256"], entry["bytes"] = file_sha256(target), target.stat().st_size
         (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ZooError) as err:
         load_model("erm", seed=0, protocol=slug)
@@ -140,7 +141,7 @@ def test_bench_eval_of_a_zoo_file_reproduces_its_accuracies(use_zoo, tmp_path, t
     with Store(store) as opened:
         (evaluated,) = opened.records()
     assert evaluated.spec.method == "external"
-    assert evaluated.spec.hparams["weights_sha256"] == zoo.sha256_of(path)
+    assert evaluated.spec.hparams["weights_sha256"] == file_sha256(path)
     # The zoo record was scored on the first 200 test images (the fixture's splits); the
     # evaluation scored all 1,000: the same model scores those 200 identically.
     model, _ = load_model("erm", seed=0, protocol=slug)

@@ -9,7 +9,6 @@ from bench.leaderboard import code_versions, gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.leaderboard.readme_block import update_readme
-from bench.leaderboard.zoo_export import kept_keys
 from bench.leaderboard.sources import (RECORDS_DIR, conflicts, describe_conflict, export,
                                        load_failures, merge, read_records_dir, read_store)
 from bench.store import default_store_path
@@ -90,7 +89,8 @@ def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
         source = gradcam_figure.WeightSource(weights_dir_for(store_path), args.data_root,
                                              legacy_dir=legacy_weights_dir_for(store_path))
     elif (zoo_of(args) / "manifest.json").is_file():
-        source = gradcam_figure.ZooSource(zoo_of(args), args.data_root)
+        from bench.zoo import ZooWeights
+        source = ZooWeights(zoo_of(args), args.data_root)
     else:
         return
     drawn, notes = gradcam_figure.draw_figures(records, MethodCatalog.from_registry(),
@@ -103,7 +103,7 @@ def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
 
 def export_zoo(args: argparse.Namespace, store_path: Path, committed: list) -> None:
     """Copies the exported records' kept weights into the zoo and regenerates its manifest."""
-    from bench.leaderboard.zoo_export import copy_weights, write_manifest
+    from bench.zoo_export import copy_weights, write_manifest
     from bench.weights import kept_weights_path
     zoo = zoo_of(args)
     copied, missing = copy_weights(committed, lambda key: kept_weights_path(store_path, key), zoo)
@@ -132,6 +132,7 @@ def report_conflicts(pairs: list, replaced: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench import zoo_export
     if args.selection is not None:
         from bench.leaderboard.selection_view import check_view_rule
         check_view_rule(args.selection)
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
                                      regenerate_command(args), figures_in=args.out,
                                      selection=args.selection,
                                      code_versions=code_versions.load(args.records),
-                                     zoo_keys=kept_keys(zoo_of(args)))
+                                     zoo_keys=zoo_export.kept_keys(zoo_of(args)))
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     catalog = MethodCatalog.from_registry()
     if args.readme and update_readme(args.readme, records + failed, catalog,

@@ -82,19 +82,6 @@ class WeightSource:
         return find_weights(key, self.weights_dir, self.legacy_dir)
 
 
-@dataclass(frozen=True)
-class ZooSource(WeightSource):
-    """The committed zoo as the weight source: the file its manifest lists for ``key``, after
-    the SHA-256 check (a clean clone redraws every figure from it)."""
-
-    def path(self, key: str) -> Path:
-        from bench.zoo import read_manifest, verified_path
-        for entry in read_manifest(self.weights_dir):
-            if entry.key == key:
-                return verified_path(entry, self.weights_dir)
-        return self.weights_dir / "missing" / f"{key.replace('/', '-')}.pt"
-
-
 def gradcam_pair(protocol: Protocol, rows: list[Row]) -> GradCAMPair | None:
     pair = erm_and_best(rows)
     return None if pair is None else GradCAMPair(protocol, *pair)

@@ -38,14 +38,16 @@ class Column:
     digits: int = 3
     with_ci: bool = False
     bounded: bool = False   # a share in [0, 1]: its interval is one for accuracies
-    headline: bool = True   # shown in the README's and the index's headline table
+    headline: bool = True   # shown in the index's headline table
+    front: bool = False     # shown in the README's slim table (the columns a reader needs first)
 
 
 COLUMNS = (
-    Column(RANK_METRIC, "acc_conflicting % (mean ± std [95% interval])", 100, 2, True, True),
-    Column("acc_aligned", "acc_aligned %", 100, 1),
-    Column("worst_group_acc", "worst_group_acc %", 100, 1),
-    Column("color_following", "color_following %", 100, 1),
+    Column(RANK_METRIC, "acc_conflicting % (mean ± std [95% interval])", 100, 2, True, True,
+           front=True),
+    Column("acc_aligned", "acc_aligned %", 100, 1, front=True),
+    Column("worst_group_acc", "worst_group_acc %", 100, 1, front=True),
+    Column("color_following", "color_following %", 100, 1, front=True),
     Column("acc_greyscale", "acc_greyscale %", 100, 1),
     # On the sampled test images the model classifies correctly: a population that depends on
     # the model, so each seed counts only with enough of them (bench.leaderboard.cells).
@@ -67,6 +69,8 @@ class Row:
     records: list[RunRecord]                  # sorted by seed
     non_default: dict[str, Any] | None        # None: the method's defaults are unknown here
     letters: str | None = None                # compact letter display; None: not ranked
+    # what the records say when the method was reclassified after they ran (shown, not used)
+    recorded_supervision: str | None = None
     failed: int = 0                           # seeds that failed and have no completed run
     summaries: dict[str, Summary] = field(default_factory=dict)
 
@@ -188,10 +192,15 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
         recs = sorted(recs, key=lambda r: r.seed)
         spec = recs[0].spec
         supervision = row_supervision(catalog, recs[0])
+        # records made before rules were named keep the class they ran under; when the method
+        # was reclassified since, the row says so (newer records state their own class)
+        recorded = sorted({r.supervision for r in recs if r.selection_rule is None}
+                          - {supervision})
         rows.append(Row(labels[spec_hash], spec.method, spec_hash, supervision,
                         catalog.is_reference(spec.method), recs,
                         catalog.non_default(spec.method, spec.hparams),
-                        failed=len(failed.get(spec_hash, ()))))
+                        failed=len(failed.get(spec_hash, ())),
+                        recorded_supervision=", ".join(recorded) or None))
     rank_rows(rows)
     return order_rows(rows)
 
@@ -229,23 +238,30 @@ def rank_cell(row: Row) -> str:
     return row.letters or MISSING
 
 
-def shown_columns(headline: bool) -> tuple[Column, ...]:
+def shown_columns(headline: bool, front: bool = False) -> tuple[Column, ...]:
+    if front:
+        return tuple(c for c in COLUMNS if c.front)
     return tuple(c for c in COLUMNS if c.headline or not headline)
 
 
-def table_cells(row: Row, headline: bool = False) -> list[str]:
-    cells = [rank_cell(row), row.label, row.supervision, str(len(row.records)), str(row.failed)]
-    cells += [value_cell(row, c) for c in shown_columns(headline)]
-    cells.append(", ".join(row.devices))
-    return cells
+def table_cells(row: Row, headline: bool = False, front: bool = False) -> list[str]:
+    supervision = row.supervision + (f" (recorded as {row.recorded_supervision})"
+                                     if row.recorded_supervision else "")
+    cells = [rank_cell(row), row.label, supervision, str(len(row.records))]
+    cells += [] if front else [str(row.failed)]
+    cells += [value_cell(row, c) for c in shown_columns(headline, front)]
+    return cells + ([] if front else [", ".join(row.devices)])
 
 
-def render_table(rows: list[Row], headline: bool = False) -> str:
-    """The markdown table; ``headline`` leaves out columns that do not compare across rows."""
+def render_table(rows: list[Row], headline: bool = False, front: bool = False) -> str:
+    """The markdown table; ``headline`` leaves out columns that do not compare across rows,
+    ``front`` keeps only the columns a reader needs first (the README)."""
     if not rows:
         return "_No completed runs._\n"
-    headers = (*LEAD_HEADERS, *(c.header for c in shown_columns(headline)), "device")
-    body = tabulate([table_cells(r, headline) for r in rows], headers=headers,
+    lead = LEAD_HEADERS[:4] if front else LEAD_HEADERS
+    headers = (*lead, *(c.header for c in shown_columns(headline, front)),
+               *(() if front else ("device",)))
+    body = tabulate([table_cells(r, headline, front) for r in rows], headers=headers,
                     tablefmt="github", disable_numparse=True)
     return body + "\n"
 

@@ -17,7 +17,8 @@ from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import group_by_protocol
 from bench.leaderboard.tables import build_rows
 from bench.record import RunRecord
-from bench.zoo import MANIFEST, sha256_of
+from bench.weights import file_sha256 as sha256_of
+from bench.zoo import MANIFEST
 
 
 def zoo_file(record: RunRecord, slug: str) -> str:
