@@ -23,7 +23,8 @@ from typing import Callable
 
 CORE_MODULES = ("bench.training", "bench.harness", "bench.method", "bench.data",
                 "bench.evaluate", "bench.supervision", "bench.selection", "bench.bias_proxy",
-                "bench.backbones", "bench.group_inference", "bench.hparams", "bench.metrics")
+                "bench.backbones", "bench.group_inference", "bench.robust_training",
+                "bench.hparams", "bench.metrics")
 DATA_PACKAGE = "bench.datasets"
 _METHOD_IMPORT = re.compile(r"^from bench\.methods\.(\w+) import|^import bench\.methods\.(\w+)",
                             re.MULTILINE)
@@ -44,7 +45,7 @@ def _installed_data_modules() -> list[str]:
 
 def method_modules(method_module: str, read: Reader = _installed_source) -> list[str]:
     """The method's module and the built-in method modules its source imports (one level:
-    ``groupdro`` uses ``group_balanced``'s weights)."""
+    ``ablate_texture`` uses ``greyscale``'s decolouring)."""
     text = (read(method_module) or b"").decode("utf-8", "replace")
     found = {f"bench.methods.{a or b}" for a, b in _METHOD_IMPORT.findall(text)}
     return sorted({method_module} | found)

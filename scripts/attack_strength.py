@@ -1,4 +1,4 @@
-"""Attack-strength check for ε-to-flip (see bench/diagnostics/pgd_strength.py).
+"""Attack-strength check for ε-to-flip (see bench/studies/pgd_strength.py).
 
 Either trains the methods as ``bench run`` does (same harness and spec, default
 hyperparameters, no diagnostics, nothing stored), or, with ``--store``, loads the models that
@@ -24,12 +24,12 @@ from tabulate import tabulate
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.diagnostics.pgd import PGDSettings
-from bench.diagnostics.pgd_strength import (attacks, measure, ranking_holds, sampled_images,
+from bench.studies.pgd_strength import (attacks, measure, ranking_holds, sampled_images,
                                             summary_rows)
 from bench.errors import BenchError, one_line
 from bench.harness import RunEnvironment, execute, make_spec
 from bench.registry import RegistryError
-from bench.kept_models import stored_model
+from bench.studies.kept_models import stored_model
 
 
 def trained_model(method: str, data: ColoredMNISTSpec, seed: int, data_root: Path | None,

@@ -4,7 +4,7 @@ Trains every candidate of ``bench.backbones.CANDIDATES`` with ERM at the seed pr
 epochs (stage a) and, for those that pass, with group-balanced sampling for 10 (stage b),
 ``--seeds`` seeds each, through the same harness as ``bench run``. Only the training split and
 the validation split carved from it are built: no test split exists in this process. The
-acceptance rule and tie-break are in ``bench/calibration.py`` (fixed before the first run).
+acceptance rule and tie-break are in ``bench/studies/calibration.py`` (fixed before the first run).
 
     OMP_NUM_THREADS=1 python scripts/calibrate_backbone.py --seeds 3 --source mnist \
         --data-root ../shared/data --csv runs/calibration.csv --markdown runs/calibration.md
@@ -25,7 +25,7 @@ from tabulate import tabulate
 
 from bench import metrics
 from bench.backbones import CANDIDATES, build_backbone
-from bench.calibration import CalibrationRule, Verdict, choose, judge_balanced, judge_erm
+from bench.studies.calibration import CalibrationRule, Verdict, choose, judge_balanced, judge_erm
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import BenchError

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from bench.curves import CurveRecorder, summarize_curves
+from bench.studies.curves import CurveRecorder, summarize_curves
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import BenchError, one_line

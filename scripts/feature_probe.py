@@ -1,6 +1,6 @@
 """Linear probes on kept models' pooled features, on validation data only (no test split is
 built): how much of the class the features hold on bias-conflicting images, against the floor a
-bias-only code scores, and how well they give the bias value away (bench/feature_probes.py).
+bias-only code scores, and how well they give the bias value away (bench/studies/feature_probes.py).
 
     python scripts/feature_probe.py --methods erm,group-balanced,untrained --seeds 5 \
         --store runs/results.sqlite --source mnist --data-root ../shared/data
@@ -8,7 +8,7 @@ bias-only code scores, and how well they give the bias value away (bench/feature
 ``untrained`` is the backbone freshly initialised with torch seed = the seed (a random draw
 of its own, not the harness's initialisation of that seed's run), never trained: what random
 convolutions hold before any learning. Other names load the model ``bench run`` kept for the
-method's default row at each seed (bench/kept_models.py).
+method's default row at each seed (bench/studies/kept_models.py).
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from bench.backbones import build_backbone
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import BenchError, one_line
-from bench.feature_probes import probe_scores
+from bench.studies.feature_probes import probe_scores
 from bench.group_inference import pooled_features
-from bench.kept_models import stored_model
+from bench.studies.kept_models import stored_model
 from bench.leaderboard.stats import compare
 from bench.metrics import mean_std
 from bench.registry import RegistryError

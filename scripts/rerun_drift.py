@@ -1,4 +1,4 @@
-"""How far reruns moved recorded numbers (bench/rerun_drift.py): pairs every completed run of
+"""How far reruns moved recorded numbers (bench/studies/rerun_drift.py): pairs every completed run of
 a rerun store with the reference record of the same key, prints per rerun the change of each
 metric and the conditions that changed, then per row the largest change against the seed
 std of the reference's seeds.
@@ -21,7 +21,7 @@ from tabulate import tabulate
 from bench.errors import BenchError, one_line
 from bench.leaderboard.sources import RECORDS_DIR, read_records_dir, read_store
 from bench.record import RunRecord
-from bench.rerun_drift import DRIFT_METRICS, Rerun, pair_reruns, row_drift
+from bench.studies.rerun_drift import DRIFT_METRICS, Rerun, pair_reruns, row_drift
 
 
 def load(path: Path) -> list[RunRecord]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import bench.data as data
-from bench.calibration import CalibrationRule
+from bench.studies.calibration import CalibrationRule
 from bench.data import prepare_splits
 from bench.backbones import CANDIDATES
 from tests.conftest import TINY_SPEC, load_script

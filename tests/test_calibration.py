@@ -1,11 +1,11 @@
-"""The backbone calibration's rule (bench.calibration) on hand-made rows."""
+"""The backbone calibration's rule (bench.studies.calibration) on hand-made rows."""
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from bench.calibration import CalibrationRule, choose, judge_balanced, judge_erm
+from bench.studies.calibration import CalibrationRule, choose, judge_balanced, judge_erm
 
 
 def erm_rows(conflicting_by_epoch: dict[int, list[float]], train_acc: list[float]) -> list[dict]:

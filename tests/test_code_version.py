@@ -24,8 +24,8 @@ def test_modules_map_to_the_repository_layout():
 
 
 def test_a_method_brings_the_method_modules_it_imports():
-    assert method_modules("bench.methods.groupdro") == ["bench.methods.group_balanced",
-                                                        "bench.methods.groupdro"]
+    assert method_modules("bench.methods.ablate_texture") == ["bench.methods.ablate_texture",
+                                                              "bench.methods.greyscale"]
     assert method_modules("bench.methods.erm") == ["bench.methods.erm"]
 
 

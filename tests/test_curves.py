@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from bench.curves import CurveRecorder, summarize_curves
+from bench.studies.curves import CurveRecorder, summarize_curves
 from bench.harness import RunEnvironment, execute, make_spec
 from tests.conftest import TINY_SPEC, load_script
 

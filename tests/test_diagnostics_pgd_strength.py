@@ -3,7 +3,7 @@ import torch
 
 from bench.backbones import build_backbone
 from bench.diagnostics.pgd import PGDSettings
-from bench.diagnostics.pgd_strength import (Measured, attacks, measure, ranking_holds,
+from bench.studies.pgd_strength import (Measured, attacks, measure, ranking_holds,
                                             sampled_images, summary_rows)
 
 

@@ -1,4 +1,4 @@
-"""bench.feature_probes on synthetic features: a probe finds class information where it is and
+"""bench.studies.feature_probes on synthetic features: a probe finds class information where it is and
 reports the bias-only floor where it is not."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from bench.feature_probes import one_hot, probe_accuracy, probe_scores
+from bench.studies.feature_probes import one_hot, probe_accuracy, probe_scores
 
 
 def synthetic(n: int = 600, classes: int = 10, seed: int = 0):

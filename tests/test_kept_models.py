@@ -1,4 +1,4 @@
-"""bench.kept_models: which kept model the analysis scripts load for a method's default row."""
+"""bench.studies.kept_models: which kept model the analysis scripts load for a method's default row."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from bench.backbones import build_backbone
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import BenchError
 from bench.harness import make_spec
-from bench.kept_models import stored_model
+from bench.studies.kept_models import stored_model
 from bench.record import RunRecord
 from bench.store import Store
 from bench.weights import save_model, weights_dir_for, weights_path

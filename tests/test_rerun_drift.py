@@ -1,4 +1,4 @@
-"""bench/rerun_drift.py: pairing reruns with their reference, the changes, the spread."""
+"""bench/studies/rerun_drift.py: pairing reruns with their reference, the changes, the spread."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 
 from bench.record import RunRecord, RunSpec
-from bench.rerun_drift import pair_reruns, row_drift
+from bench.studies.rerun_drift import pair_reruns, row_drift
 
 SPEC = RunSpec("erm", {"epochs": 10}, {"conflict_ratio": 0.05, "source": "mnist"})
 OTHER = RunSpec("jtt", {"epochs": 20}, {"conflict_ratio": 0.05, "source": "mnist"})
