@@ -292,3 +292,39 @@ def test_results_on_a_non_database_file(tmp_path, capsys):
     path.write_text("not a database\n" * 50)
     line = _one_line_error(capsys, main(["results", "--store", str(path)]))
     assert "not a readable results database" in line
+
+
+def _store_with_a_bad_row(stored, tmp_path):
+    import shutil
+    path = tmp_path / "results.sqlite"
+    shutil.copyfile(stored, path)
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO runs (key, spec_hash, seed, status, method, dataset, source, "
+                "created_at, record) VALUES ('x/1', '', 1, 'completed', 'erm', 'colored', "
+                "'mnist-5k', '', '{\"schema_version\": 7}')")
+    con.commit()
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("command", [["results"], ["results", "--format", "jsonl"],
+                                     ["leaderboard", "--no-figures"]])
+def test_read_commands_skip_a_bad_store_row_with_a_warning(stored, tmp_path, capsys, caplog,
+                                                           command):
+    path = _store_with_a_bad_row(stored, tmp_path)
+    extra = ["--out", str(tmp_path / "pages")] if command[0] == "leaderboard" else []
+    assert main([*command, "--store", str(path), *extra]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert [r.getMessage() for r in caplog.records if "row 2" in r.getMessage()] == [
+        f"warning: results store {path}, row 2: record schema 7 is newer than this bench "
+        f"reads (2); upgrade lazy-artist-bench; skipped"]
+
+
+def test_run_refuses_a_store_with_a_bad_row_before_training(stored, tmp_path, capsys):
+    path = _store_with_a_bad_row(stored, tmp_path)
+    before = path.read_bytes()
+    assert _run(path, "--seeds", "2") == 2
+    err = capsys.readouterr().err
+    assert "row 2: record schema 7" in err and "nothing was run" in err
+    assert len(err.strip().splitlines()) == 1
+    assert path.read_bytes() == before

@@ -178,3 +178,22 @@ def test_sigkill_of_the_driver_leaves_no_worker_running(command, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)       # whatever a failure left behind
         except ProcessLookupError:
             pass
+
+
+def test_stop_terminates_workers_that_are_running_a_job():
+    """On Python 3.9-3.13 the pool's shutdown() forgets its processes: the stop must take them
+    first, or a worker in the middle of a run trains on to the end of it."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from bench.sweep.local import _stop
+    pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    running = [pool.submit(time.sleep, 600) for _ in range(2)]
+    processes = list(pool._processes.values())
+    deadline = time.monotonic() + 120
+    while not all(f.running() for f in running) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _stop(pool)
+    for process in processes:
+        process.join(timeout=10)
+    assert [p.pid for p in processes if p.is_alive()] == []

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     device = resolve_device(args.device)
-    with Store(args.store) as store:
+    with Store(args.store, readonly=True) as store:
         records = [find_record(store, ref) for ref in (args.run, args.against) if ref]
         paths = [kept_weights_path(store.path, r.key) for r in records]
     models = [load_model(path, device, record=r) for path, r in zip(paths, records)]  # fail fast

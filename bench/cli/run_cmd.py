@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if store.ingested:
         console.print(f"added {len(store.ingested)} result(s) kept from an earlier failed write")
     store.check_writable()
+    store.check_rows()                           # before any training is paid for
     hook_options = dataclasses.replace(hook_options, weights_dir=weights_dir_for(store.path))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     console.print(f"[bold]{args.method}[/] on {args.dataset} ({source}, r={args.conflict_ratio}, "

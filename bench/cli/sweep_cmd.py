@@ -18,6 +18,7 @@ from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
 from bench.harness import resolve_device
+from bench.interrupts import describe, exit_code
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store, default_store_path
 from bench.summary import summary_metrics, summary_rows
@@ -133,7 +134,8 @@ def sweep(args: argparse.Namespace) -> int:
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     jobs = expand(grid, source)
-    store = Store(args.store)
+    # a dry run only reads: it never creates the store
+    store = Store(args.store, readonly=args.dry_run, missing_ok=args.dry_run)
     todo = plan(jobs, store.completed_keys()).todo
     # On Ray or SLURM the runs' nodes, not this one, have (or lack) the GPU
     remote_launcher = args.launcher in ("ray", "slurm")
@@ -151,6 +153,7 @@ def sweep(args: argparse.Namespace) -> int:
         print_summary(store, jobs, varied, args.wide)
         return 0
     store.check_writable()
+    store.check_rows()                 # before any training is paid for
     remote = args.launcher == "ray" and args.ray_address is not None
     if remote and args.keep_weights:
         console.print("note: weights are not kept on a remote Ray cluster (they would land "
@@ -186,11 +189,12 @@ def sweep(args: argparse.Namespace) -> int:
     try:
         with board:
             launch(args, todo, settings, workers, on_record, progress_for, slurm)
-    except KeyboardInterrupt:
-        console.print(f"sweep interrupted: {board.done} runs stored, {len(todo) - board.done} "
-                      f"not run; run the same command again to finish them")
+    except KeyboardInterrupt as exc:    # Ctrl-C or SIGTERM (bench.interrupts)
+        console.print(f"sweep {describe(exc)}: {board.done} runs stored, "
+                      f"{len(todo) - board.done} not run; run the same command again to "
+                      f"finish them")
         store.close()
-        return 130
+        return exit_code(exc)
     console.print(f"sweep finished in {format_seconds(time.perf_counter() - start)}: "
                   f"{len(todo) - failed} completed, {failed} failed")
     print_summary(store, jobs, varied, args.wide)

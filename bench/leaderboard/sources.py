@@ -57,7 +57,7 @@ def read_store(path: Path) -> list[RunRecord]:
     if not path.exists():
         raise DataError(f"results store {path} does not exist; pass --store with an existing "
                         f"database or --no-store to use the record files only")
-    with Store(path) as store:
+    with Store(path, readonly=True) as store:
         return store.records()   # merge() keeps the completed, failures() the failed
 
 
@@ -131,6 +131,6 @@ def load_failures(store_path: Path | None, records_dir: Path | None) -> list[Run
     files = read_records_dir(records_dir) if records_dir is not None else []
     stored = []
     if store_path is not None and store_path.exists():
-        with Store(store_path) as store:
+        with Store(store_path, readonly=True) as store:
             stored = store.records()
     return failures(files, stored)
