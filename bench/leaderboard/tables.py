@@ -18,6 +18,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bench.escape import markdown_text
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.stats import (MIN_SEEDS_FOR_GAP, SIGNIFICANCE, Summary, compare,
                                      is_clumped, median_iqr, summarize)
@@ -211,7 +212,9 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
         recs = sorted(recs, key=lambda r: r.seed)
         spec = recs[0].spec
         supervision = catalog.supervision(spec.method, recs[0].supervision)
-        rows.append(Row(labels[spec_hash], spec.method, spec_hash, supervision,
+        # label and supervision carry record text into every page and figure: escaped once
+        rows.append(Row(markdown_text(labels[spec_hash]), spec.method, spec_hash,
+                        markdown_text(supervision),
                         catalog.is_reference(spec.method), recs,
                         catalog.non_default(spec.method, spec.hparams),
                         failed=len(failed.get(spec_hash, ()))))

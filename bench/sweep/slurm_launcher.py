@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.errors import ConfigError
 from bench.record import RunRecord
+from bench.record_schema import RecordError, record_from_text
 from bench.sweep.grid import Job
 from bench.sweep.local import WORKER_DIED, OnRecord, prepare_data
 from bench.sweep.worker import WorkerSettings, failed_record, run_job
@@ -70,8 +71,8 @@ def left_by_earlier_driver(jobs: list[Job], folder: Path) -> tuple[list[RunRecor
     for job in jobs:
         path = record_path(folder, job.key)
         try:
-            record = RunRecord.from_json_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError):
+            record = record_from_text(path.read_text())
+        except (OSError, UnicodeDecodeError, RecordError):
             todo.append(job)
             continue
         if record.status == "completed" and record.key == job.key:
