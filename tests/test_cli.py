@@ -179,6 +179,12 @@ def _exit_code(argv) -> int:
     (["run", "--method", "erm", *TINY, "--workers", "0"], "positive integer"),
     (["run", "--method", "erm", *TINY, "--train-step", "graphs"],
      "--train-step graphs: expected one of eager, fused, compiled"),
+    (["run", "--method", "erm", *TINY, "--first-seed", str(2**64)], "seeds are at most"),
+    (["run", "--method", "erm", *TINY, "--first-seed", str(2**63 - 1), "--seeds", "2"],
+     "seed 9223372036854775808 is not usable"),
+    (["run", "--method", "erm", *TINY, "--first-seed", "-1"], "seeds are 0 or more"),
+    (["sweep", "--methods", "erm", *TINY[:2], "--first-seed", "-3"], "seeds are 0 or more"),
+    (["run", "--method", "erm", *TINY, "--jitter", "-0.1"], "--jitter -0.1: must be 0 or more"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, expected, capsys, tmp_path):
     store = tmp_path / "r.sqlite"
@@ -328,3 +334,14 @@ def test_run_refuses_a_store_with_a_bad_row_before_training(stored, tmp_path, ca
     assert "row 2: record schema 7" in err and "nothing was run" in err
     assert len(err.strip().splitlines()) == 1
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["run", "--method", "erm"], ["sweep", "--methods", "erm",
+                                                                  "--dry-run"]])
+def test_a_zero_conflict_ratio_warns_why(tmp_path, capsys, command):
+    """Legal, but no validation image is conflicting: the selection that reads them is NaN."""
+    assert main([*command, *TINY, "--conflict-ratio", "0", "--store",
+                 str(tmp_path / "r.sqlite")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: --conflict-ratio 0: no training or validation image is bias-conflicting" \
+        in err and "scores NaN" in err

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.cli.options import add_data_options, add_parallel_options, add_selection_option, \
-    positive_int
+    check_jitter, data_warnings, positive_int
 from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
@@ -127,6 +127,9 @@ def sweep(args: argparse.Namespace) -> int:
         METHODS.get(method)
     DATASETS.get(grid.dataset)
     BACKBONES.get(grid.backbone)
+    check_jitter(grid.jitter)
+    for warning in data_warnings(grid.conflict_ratios, grid.mode, grid.jitter):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     data_root = Path(grid.data_root) if grid.data_root else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -137,8 +140,9 @@ def sweep(args: argparse.Namespace) -> int:
     # a dry run only reads: it never creates the store
     store = Store(args.store, readonly=args.dry_run, missing_ok=args.dry_run)
     todo = plan(jobs, store.completed_keys()).todo
-    # On Ray or SLURM the runs' nodes, not this one, have (or lack) the GPU
-    remote_launcher = args.launcher in ("ray", "slurm")
+    # On Ray or SLURM the runs' nodes, not this one, have (or lack) the GPU; --slurm-local runs
+    # them here, so the device resolves here
+    remote_launcher = args.launcher == "ray" or (args.launcher == "slurm" and not args.slurm_local)
     device = grid.device if remote_launcher and grid.device in ("auto", "cuda") else \
         str(resolve_device(grid.device))
     workers = min(args.workers or default_workers(device, len(todo)), max(1, len(todo)))
@@ -217,7 +221,9 @@ def launch(args, todo, settings: WorkerSettings, workers: int, on_record,
 
 
 def slurm_options(args, device: str):
-    from bench.sweep.slurm_launcher import SlurmOptions
+    from bench.sweep.slurm_launcher import SlurmOptions, check_slurm_available
+    if not args.slurm_local:
+        check_slurm_available()
     gpus = args.gpus_per_run
     if gpus is None:
         gpus = 1 if device in ("cuda", "auto") else 0

@@ -32,6 +32,7 @@ from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
 from bench.record import RunSpec
 from bench.registry import METHODS
+from bench.seeds import check_seeds
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class SweepGrid:
             raise ConfigError(f"epochs = {self.epochs}: expected a positive number of epochs")
         if self.seeds < 1:
             raise ConfigError(f"seeds = {self.seeds}: expected a positive number of seeds")
+        check_seeds(self.first_seed, self.seeds, "first_seed")
         for r in self.conflict_ratios:
             if not 0.0 <= r <= 1.0:
                 raise ConfigError(f"conflict ratio {r}: must be between 0 and 1 (e.g. 0.05)")
