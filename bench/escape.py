@@ -57,18 +57,19 @@ def shell_option(option: str) -> str:
 
 def slug_part(text: object) -> str:
     """A piece of a file name: characters outside letters, digits and ``. _ + @ -`` become
-    ``_``, and it never starts with a dot, so it names a plain file in its folder."""
+    ``_``, and it starts with a letter, digit or ``_`` (never a dot: a hidden file; never a
+    dash: an option to the shell tool that lists it)."""
     part = _SLUG_UNSAFE.sub("_", str(text)) or "_"
-    return "_" + part if part.startswith(".") else part
+    return part if part[0].isalnum() or part[0] == "_" else "_" + part
 
 
 def confined(folder: Path, name: str) -> Path:
     """``folder / name`` for a relative name that stays inside ``folder`` (judged on the name
-    itself: no absolute path, no ``..``, no backslash); otherwise a one-line ConfigError and
+    itself: not empty or ``.``, no absolute path, no ``..``, no backslash); otherwise a one-line ConfigError and
     nothing is written."""
     relative = PurePosixPath(name)
-    if not name or relative.is_absolute() or ".." in relative.parts or "\\" in name \
-            or CONTROL.search(name):
+    if not relative.parts or relative.is_absolute() or ".." in relative.parts \
+            or "\\" in name or CONTROL.search(name):
         raise ConfigError(f"refused to write {name!r}: the name would leave {folder} "
                           f"(names come from record fields; check the records)")
     return Path(folder) / relative
