@@ -15,6 +15,7 @@ from bench.interrupts import SIGINT_EXIT, SIGTERM_EXIT, Terminated, exit_code, \
     sigterm_as_interrupt
 from bench.record import RunRecord, RunSpec
 from bench.store import Store
+from live_processes import HAS_PROC, is_alive, wait_until_gone
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
 LAUNCH = [sys.executable, "-c", "import sys, sweep_probe; from bench.cli import main; "
@@ -39,27 +40,6 @@ def test_sigterm_inside_the_guard_raises_terminated_and_the_handler_is_restored(
     assert exit_code(KeyboardInterrupt()) == SIGINT_EXIT == 130
 
 
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (Linux /proc)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _group_members(pgid: int) -> list[int]:
-    live = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            live.append(int(stat.parent.name))
-    return live
-
-
 def _kept_record(store: Path) -> dict:
     """A completed run stored before the command starts: it must survive the interrupt."""
     spec = RunSpec("sweep-probe", {"epochs": 1, "limit": 64}, {"source": "mnist-5k",
@@ -71,7 +51,7 @@ def _kept_record(store: Path) -> dict:
         return {r.key: r.to_json_dict() for r in opened.records()}
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.skipif(not HAS_PROC, reason="reads /proc (Linux)")
 @pytest.mark.parametrize("command, signum, code", [
     (RUN, signal.SIGINT, 130),
     (SWEEP, signal.SIGTERM, 143),
@@ -101,11 +81,8 @@ def test_a_signal_to_the_process_group_stops_the_workers_and_keeps_the_store(
         workers = [int(p.name) for p in marks.iterdir()]
         os.killpg(proc.pid, signum)
         assert proc.wait(timeout=EXIT_WITHIN_S) == code, log.read_text()
-        assert [pid for pid in workers if _alive(pid)] == []
-        deadline = time.monotonic() + 10      # helpers (the resource tracker) leave on EOF
-        while _group_members(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _group_members(proc.pid) == []
+        assert [pid for pid in workers if is_alive(pid)] == []
+        assert wait_until_gone(proc.pid, seconds=10) == []
         text = log.read_text()
         assert "Traceback" not in text, text
         assert ("terminated" if signum == signal.SIGTERM else "interrupted") in text
