@@ -65,8 +65,8 @@ def slug_part(text: object) -> str:
 
 def confined(folder: Path, name: str) -> Path:
     """``folder / name`` for a relative name that stays inside ``folder`` (judged on the name
-    itself: not empty or ``.``, no absolute path, no ``..``, no backslash); otherwise a one-line ConfigError and
-    nothing is written."""
+    itself: not empty or ``.``, no absolute path, no ``..``, no backslash); otherwise a
+    one-line ConfigError and nothing is written."""
     relative = PurePosixPath(name)
     if not relative.parts or relative.is_absolute() or ".." in relative.parts \
             or "\\" in name or CONTROL.search(name):

@@ -115,7 +115,8 @@ def test_an_empty_file_becomes_a_store_only_when_written(tmp_path):
     assert _header_ids(path) == (APPLICATION_ID, FORMAT_VERSION)
 
 
-@pytest.mark.parametrize("command", [["results"], ["explain", "1"], ["leaderboard", "--no-figures"]])
+@pytest.mark.parametrize("command", [["results"], ["explain", "1"],
+                                     ["leaderboard", "--no-figures"]])
 def test_read_commands_refuse_another_programs_database_unchanged(tmp_path, capsys, command):
     path = tmp_path / "app.db"
     before = _other_program_db(path)
