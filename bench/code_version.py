@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import pkgutil
 import re
+import subprocess
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 CORE_MODULES = ("bench.training", "bench.harness", "bench.method", "bench.data",
                 "bench.evaluate", "bench.supervision", "bench.selection", "bench.bias_proxy",
@@ -26,27 +29,70 @@ _METHOD_IMPORT = re.compile(r"^from bench\.methods\.(\w+) import|^import bench\.
                             re.MULTILINE)
 
 
-def _source(module: str) -> bytes:
-    return Path(importlib.import_module(module).__file__).read_bytes()
+Reader = Callable[[str], "bytes | None"]    # module name -> its source (None: absent)
 
 
-def _data_modules() -> list[str]:
+def _installed_source(module: str) -> bytes | None:
+    spec = importlib.util.find_spec(module)
+    return Path(spec.origin).read_bytes() if spec is not None and spec.origin else None
+
+
+def _installed_data_modules() -> list[str]:
     package = importlib.import_module(DATA_PACKAGE)
     return [f"{DATA_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
 
 
-def method_modules(method_module: str) -> list[str]:
+def method_modules(method_module: str, read: Reader = _installed_source) -> list[str]:
     """The method's module and the built-in method modules its source imports (one level:
     ``groupdro`` uses ``group_balanced``'s weights)."""
-    text = _source(method_module).decode("utf-8", "replace")
+    text = (read(method_module) or b"").decode("utf-8", "replace")
     found = {f"bench.methods.{a or b}" for a, b in _METHOD_IMPORT.findall(text)}
     return sorted({method_module} | found)
 
 
+def fingerprint(method_module: str, read: Reader, data_modules: list[str]) -> str:
+    """12 hex digits over the source of every module the run's numbers depend on; modules
+    that do not exist (in an older version of the code) are skipped."""
+    digest = hashlib.sha256()
+    for module in sorted({*CORE_MODULES, *data_modules, *method_modules(method_module, read)}):
+        source = read(module)
+        if source is not None:
+            digest.update(module.encode() + b"\0" + source + b"\0")
+    return digest.hexdigest()[:12]
+
+
 @lru_cache(maxsize=None)
 def training_code_fingerprint(method_module: str) -> str:
-    """12 hex digits over the source of every module the run's numbers depend on."""
-    digest = hashlib.sha256()
-    for module in sorted({*CORE_MODULES, *_data_modules(), *method_modules(method_module)}):
-        digest.update(module.encode() + b"\0" + _source(module) + b"\0")
-    return digest.hexdigest()[:12]
+    """The fingerprint of the code this process runs."""
+    return fingerprint(method_module, _installed_source, _installed_data_modules())
+
+
+# --- The same fingerprint of an older commit, from git (for records made before it existed) --
+
+def module_path(module: str) -> str:
+    """Repository path of a module: ``bench.methods.x`` lives in ``methods/x.py`` and
+    ``bench.datasets.x`` in ``datasets/x.py`` (pyproject's package-dir)."""
+    parts = module.split(".")
+    if parts[:2] == ["bench", "methods"]:
+        return "/".join(["methods", *parts[2:]]) + ".py"
+    if parts[:2] == ["bench", "datasets"]:
+        return "/".join(["datasets", *parts[2:]]) + ".py"
+    return "/".join(parts) + ".py"
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, timeout=30)
+
+
+def fingerprint_at_commit(commit: str, method_module: str, repo: Path) -> str | None:
+    """The fingerprint the code of ``commit`` had; None when git or the commit is missing."""
+    listing = _git(repo, "ls-tree", "--name-only", commit, "datasets/")
+    if listing.returncode != 0:
+        return None
+    data = [f"{DATA_PACKAGE}.{Path(p).stem}" for p in listing.stdout.decode().split()
+            if p.endswith(".py") and not p.endswith("__init__.py")]
+
+    def read(module: str) -> bytes | None:
+        shown = _git(repo, "show", f"{commit}:{module_path(module)}")
+        return shown.stdout if shown.returncode == 0 else None
+    return fingerprint(method_module, read, data)

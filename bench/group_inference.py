@@ -1,18 +1,24 @@
-"""Group inference without bias labels: "which training examples are bias-conflicting?"
+"""Group inference: "which training examples are bias-conflicting?"
 
-Two-stage methods compose one of these with a robust trainer (``bench.training.train`` with
-``sample_weights``), as SpuCo separates group inference from robust training:
+Two-stage methods compose a group-inference stage with one robust-training stage
+(:func:`bench.robust_training.reweighted_retraining`), as SpuCo separates group inference from
+robust training. A stage is an object with ``infer(ctx) -> InferredWeights``:
 
-* :func:`error_set` — JTT's rule: the examples a (briefly trained) model gets wrong.
-* :func:`cluster_within_class` — the seed's rule: k-means on a model's pooled features inside
-  each class; the smallest cluster of a class is taken as its bias-conflicting examples.
+* :class:`ErrorSet` — JTT's rule: the examples a briefly trained ERM model gets wrong,
+  upweighted by a factor (:func:`error_set`, :func:`upweight`).
+* :class:`ClustersWithinClass` — the seed's rule: k-means on an ERM model's pooled features
+  inside each class; each class's clusters get equal total weight
+  (:func:`cluster_within_class`, :func:`balanced_weights`).
+* :class:`KnownGroups` — no inference: the training bias labels' (class, bias) groups, each
+  drawn equally often (``group-balanced``; it reads bias labels).
 
-Everything here is a pure function of a model's outputs and the digit labels: no colour
-labels are read, so the methods built on it can declare ``Supervision.NONE``.
+The functions are pure functions of a model's outputs and the digit labels; the first two
+stages read no colour labels, so the methods built on them can declare ``Supervision.NONE``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -20,6 +26,10 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from bench.evaluate import EVAL_BATCH, predict
+from bench.method import RunContext
+
+if TYPE_CHECKING:
+    from bench.training import SGDConfig
 
 
 def error_set(model: nn.Module, images: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
@@ -89,3 +99,69 @@ def balanced_weights(groups: torch.Tensor, classes: torch.Tensor) -> torch.Tenso
         for gid, count in zip(ids.tolist(), counts.tolist()):
             weights[in_class & (groups == gid)] = n_class / (len(ids) * count)
     return weights
+
+
+def group_balanced_weights(groups: torch.Tensor) -> torch.Tensor:
+    """Per-example sampling weights 1 / |group|: each non-empty group gets total weight 1.
+
+    Empty groups simply have no examples, so they are never drawn and never divided by.
+    """
+    _, inverse, counts = torch.unique(groups, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse].double()
+
+
+# --- Stages: what a two-stage method composes --------------------------------------------------
+
+@dataclass
+class InferredWeights:
+    """Per-example sampling weights for the retraining stage, and what inference logs."""
+    weights: torch.Tensor
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorSet:
+    """Train ERM for ``epochs`` (no selection), upweight its training errors ``factor`` times."""
+    epochs: int
+    factor: float
+    erm: Callable[[int], "SGDConfig"]     # the ERM optimiser for a number of epochs
+
+    def infer(self, ctx: RunContext) -> InferredWeights:
+        from bench.training import train
+        identifier = train(ctx.new_model(), ctx, self.erm(self.epochs), select=False,
+                           phase="identify").model
+        errors = error_set(identifier, ctx.train.images, ctx.train.digits)
+        return InferredWeights(upweight(errors, self.factor),
+                               {"error_set_size": float(errors.sum()),
+                                "error_set_fraction": float(errors.float().mean())})
+
+
+@dataclass(frozen=True)
+class ClustersWithinClass:
+    """Train ERM for ``epochs`` (no selection), split each class's pooled features into ``k``
+    clusters, give every cluster of a class the same total weight."""
+    epochs: int
+    k: int
+    restarts: int
+    erm: Callable[[int], "SGDConfig"]
+
+    def infer(self, ctx: RunContext) -> InferredWeights:
+        from bench.training import train
+        model = train(ctx.new_model(), ctx, self.erm(self.epochs), select=False,
+                      phase="erm features").model
+        features = pooled_features(model, ctx.train.images)
+        clusters = cluster_within_class(features, ctx.train.digits, self.k,
+                                        seed=ctx.seed_from_generator() % 2**31,
+                                        n_init=self.restarts)
+        return InferredWeights(balanced_weights(clusters.groups, ctx.train.digits),
+                               {"minority_size": float(clusters.minority.sum()),
+                                "minority_fraction": float(clusters.minority.float().mean())})
+
+
+@dataclass(frozen=True)
+class KnownGroups:
+    """The training split's (class, bias value) groups, each drawn equally often (reads the
+    bias labels: only for methods that declare them)."""
+
+    def infer(self, ctx: RunContext) -> InferredWeights:
+        return InferredWeights(group_balanced_weights(ctx.train.groups))

@@ -41,6 +41,16 @@ def split_wrapper(model: nn.Module) -> tuple[nn.Module, torch.Tensor | None]:
     return model, None
 
 
+def file_sha256(path: Path | str) -> str:
+    """The SHA-256 of a file's bytes (the zoo's manifest and external models name files so)."""
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def weights_dir_for(store_path: Path | str) -> Path:
     """Where runs of this store keep their weights: ``results.sqlite`` -> ``results.weights/``."""
     store_path = Path(store_path)

@@ -4,27 +4,19 @@ With the training colours in hand, every non-empty (digit, colour) group is draw
 often, so the colour carries no information about the digit in what the network sees. This is
 the "upper bound" a method using bias labels on train can reach with plain cross-entropy
 (Idrissi et al. 2022, "Simple data balancing achieves competitive worst-group-accuracy", call
-it RWG; Sagawa et al. 2020 use the same sampler, ``--reweight_groups``).
+it RWG; Sagawa et al. 2020 use the same sampler, ``--reweight_groups``). A composition: the
+known groups (``bench.group_inference.KnownGroups``) and reweighted retraining.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
+from bench.group_inference import KnownGroups, group_balanced_weights  # noqa: F401 (re-export)
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
+from bench.robust_training import reweighted_retraining
 from bench.supervision import Supervision
-from bench.training import SGDHparams, train
-
-
-def group_balanced_weights(groups: torch.Tensor) -> torch.Tensor:
-    """Per-example sampling weights 1 / |group|: each non-empty group gets total weight 1.
-
-    Empty groups simply have no examples, so they are never drawn and never divided by.
-    """
-    _, inverse, counts = torch.unique(groups, return_inverse=True, return_counts=True)
-    return 1.0 / counts[inverse].double()
+from bench.training import SGDHparams
 
 
 @dataclass(frozen=True)
@@ -42,5 +34,5 @@ class GroupBalanced(Method):
     is_reference_model = True
 
     def fit(self, ctx: RunContext) -> FitResult:
-        weights = group_balanced_weights(ctx.train.groups)
-        return train(ctx.new_model(), ctx, self.hparams.sgd(), sample_weights=weights)
+        return reweighted_retraining(ctx, self.hparams.sgd(), KnownGroups().infer(ctx),
+                                     phase="train")

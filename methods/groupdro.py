@@ -27,7 +27,7 @@ from torch import nn
 
 from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
-from bench.methods.group_balanced import group_balanced_weights
+from bench.group_inference import group_balanced_weights
 from bench.registry import METHODS
 from bench.supervision import Supervision
 from bench.training import SGDHparams, train

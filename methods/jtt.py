@@ -1,21 +1,22 @@
 """Just Train Twice (Liu et al., ICML 2021): upweight what a briefly trained model gets wrong.
 
-Stage 1 trains an identification model with plain ERM for a few epochs (no model selection);
-its training-set mistakes form the *error set* (``bench.group_inference.error_set``). Stage 2
-trains a fresh model on the training data with the error set upsampled ``upweight`` times
-(weighted sampling with replacement through ``bench.training.train``). No bias labels are
-read, so selection is by validation accuracy (the harness's rule for unsupervised methods).
+A composition of two stages: group inference by the *error set* (``bench.group_inference
+.ErrorSet``: an identification model trained with plain ERM for a few epochs, no model
+selection; its training-set mistakes upweighted ``upweight`` times) and reweighted retraining
+of a fresh model (``bench.robust_training``). No bias labels are read, so the default
+selection rule is validation accuracy (every rule's pick is recorded).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import group_inference
+from bench.group_inference import ErrorSet
 from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
+from bench.robust_training import reweighted_retraining
 from bench.supervision import Supervision
-from bench.training import SGDHparams, train
+from bench.training import SGDHparams
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,5 @@ class JTT(Method):
 
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams
-        identifier = train(ctx.new_model(), ctx, hp.sgd(hp.identification_epochs), select=False,
-                           phase="identify").model
-        errors = group_inference.error_set(identifier, ctx.train.images, ctx.train.digits)
-        weights = group_inference.upweight(errors, hp.upweight)
-        result = train(ctx.new_model(), ctx, hp.sgd(hp.epochs), sample_weights=weights,
-                       phase="final")
-        result.logs.update({"error_set_size": float(errors.sum()),
-                            "error_set_fraction": float(errors.float().mean())})
-        return result
+        inferred = ErrorSet(hp.identification_epochs, hp.upweight, hp.sgd).infer(ctx)
+        return reweighted_retraining(ctx, hp.sgd(hp.epochs), inferred)

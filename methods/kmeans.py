@@ -1,23 +1,24 @@
 """K-Means cluster reweighting: the seed report's bias-label-free mitigation.
 
-Stage 1 trains a plain ERM model; on Colored MNIST its pooled features (``model.features``,
-the 16 units) mostly encode the background colour. Inside each class, k-means (k = 2,
-scikit-learn) splits those features; the smaller cluster is taken as the class's
-bias-conflicting examples (``bench.group_inference.cluster_within_class``). Stage 2 trains a
-fresh model with weighted sampling that gives both clusters of a class the same total weight
-(``bench.group_inference.balanced_weights``: a 5% cluster is drawn about 19x as often, close
-to JTT's 20x). No bias labels are read; selection is by validation accuracy.
+A composition of two stages. Group inference (``bench.group_inference.ClustersWithinClass``):
+a plain ERM model, whose pooled features (``model.features``) on Colored MNIST mostly encode
+the background colour; inside each class, k-means (k = 2, scikit-learn) splits those features,
+the smaller cluster taken as the class's bias-conflicting examples, and both clusters of a
+class get the same total weight (a 5% cluster is drawn about 19x as often, close to JTT's
+20x). Then reweighted retraining of a fresh model (``bench.robust_training``). No bias labels
+are read; the default selection rule is validation accuracy.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import group_inference
+from bench.group_inference import ClustersWithinClass
 from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
+from bench.robust_training import reweighted_retraining
 from bench.supervision import Supervision
-from bench.training import SGDHparams, train
+from bench.training import SGDHparams
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,5 @@ class KMeansReweighting(Method):
 
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams
-        erm = train(ctx.new_model(), ctx, hp.sgd(hp.erm_epochs), select=False,
-                    phase="erm features").model
-        features = group_inference.pooled_features(erm, ctx.train.images)
-        clusters = group_inference.cluster_within_class(
-            features, ctx.train.digits, hp.clusters, seed=ctx.seed_from_generator() % 2**31,
-            n_init=hp.kmeans_restarts)
-        weights = group_inference.balanced_weights(clusters.groups, ctx.train.digits)
-        result = train(ctx.new_model(), ctx, hp.sgd(hp.epochs), sample_weights=weights,
-                       phase="final")
-        result.logs.update({"minority_size": float(clusters.minority.sum()),
-                            "minority_fraction": float(clusters.minority.float().mean())})
-        return result
+        inference = ClustersWithinClass(hp.erm_epochs, hp.clusters, hp.kmeans_restarts, hp.sgd)
+        return reweighted_retraining(ctx, hp.sgd(hp.epochs), inference.infer(ctx))

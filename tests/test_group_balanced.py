@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.methods.group_balanced import group_balanced_weights
+from bench.group_inference import group_balanced_weights
 from bench.supervision import Supervision
 from bench.training import epoch_order
 from conftest import make_context

@@ -1,4 +1,5 @@
 """Group inference: error sets, per-class clustering and balancing weights, on known inputs."""
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,3 +64,24 @@ def test_balanced_weights_give_each_group_half_its_class():
     # class 0: n=4, groups of 3 and 1 -> 4/(2*3) and 4/(2*1); class 1: one group -> 1.
     assert torch.allclose(weights, torch.tensor([2 / 3, 2 / 3, 2 / 3, 2.0, 1.0, 1.0],
                                                 dtype=torch.float64))
+
+
+def test_stages_compose_two_stage_methods_and_log_their_inference(tiny_splits):
+    """JTT, kmeans and group-balanced are a group-inference stage plus one reweighted
+    retraining stage; the stage's weights are what the retraining samples with."""
+    from bench.group_inference import ClustersWithinClass, ErrorSet, KnownGroups
+    from bench.supervision import Supervision
+    from bench.training import SGDConfig
+    from tests.conftest import make_context
+    sgd = lambda epochs: SGDConfig(epochs, 32, 0.1)   # noqa: E731
+    ctx = make_context(tiny_splits, limit=300)
+    errors = ErrorSet(1, 20.0, sgd).infer(ctx)
+    assert set(errors.weights.unique().tolist()) <= {1.0, 20.0}
+    assert errors.logs["error_set_size"] == float((errors.weights == 20.0).sum())
+    clusters = ClustersWithinClass(1, 2, 2, sgd).infer(make_context(tiny_splits, limit=300))
+    assert clusters.logs["minority_size"] > 0 and len(clusters.weights) == 300
+    labelled = make_context(tiny_splits, Supervision.TRAIN_BIAS, limit=300)
+    known = KnownGroups().infer(labelled)
+    groups = labelled.train.groups
+    for g in groups.unique():
+        assert float(known.weights[groups == g].sum()) == pytest.approx(1.0)

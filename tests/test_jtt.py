@@ -4,6 +4,7 @@ import dataclasses
 import torch
 
 from bench.evaluate import predict
+from bench import robust_training, training
 from bench.methods import jtt
 from conftest import make_context
 
@@ -18,14 +19,15 @@ def mixed_context(splits, n):
 
 def test_error_set_is_upweighted_by_lambda(tiny_splits, monkeypatch):
     calls = []
-    real_train = jtt.train
+    real_train = training.train
 
     def recording_train(model, ctx, cfg, **kwargs):
         result = real_train(model, ctx, cfg, **kwargs)
         calls.append((cfg, kwargs.get("sample_weights"), result.model))
         return result
 
-    monkeypatch.setattr(jtt, "train", recording_train)
+    for module in (training, robust_training):   # both stages train through these
+        monkeypatch.setattr(module, "train", recording_train)
     ctx = mixed_context(tiny_splits, 300)
     hp = dataclasses.replace(jtt.JTTHparams(), identification_epochs=1, epochs=1, upweight=7.0,
                              batch_size=32)

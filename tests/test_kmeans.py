@@ -4,6 +4,7 @@ import dataclasses
 import torch
 
 from bench import group_inference
+from bench import robust_training, training
 from bench.methods import kmeans
 from conftest import make_context
 
@@ -25,13 +26,14 @@ def test_planted_minority_is_upweighted(tiny_splits, monkeypatch):
     features[planted] += 5.0
     monkeypatch.setattr(group_inference, "pooled_features", lambda model, images: features)
     captured = {}
-    real_train = kmeans.train
+    real_train = training.train
 
     def recording_train(model, ctx, cfg, **kwargs):
         captured[kwargs.get("phase")] = kwargs.get("sample_weights")
         return real_train(model, ctx, cfg, **kwargs)
 
-    monkeypatch.setattr(kmeans, "train", recording_train)
+    for module in (training, robust_training):   # both stages train through these
+        monkeypatch.setattr(module, "train", recording_train)
     hp = dataclasses.replace(kmeans.KMeansHparams(), erm_epochs=1, epochs=1, batch_size=32,
                              kmeans_restarts=2)
     result = kmeans.KMeansReweighting(hp).fit(ctx)

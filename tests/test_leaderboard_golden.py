@@ -90,7 +90,7 @@ def test_a_second_dataset_gets_its_own_page_and_leaves_the_mnist_pages_byte_for_
             assert after[name] == before[name], name
     page = after["fashion-mnist-background-r0.05-baseline.md"]
     mnist_page = after["mnist-background-r0.05-baseline.md"]
-    table = lambda text: text.split("## Results")[1].split("Rank:")[0]   # noqa: E731
+    table = lambda text: text.split("## Results")[1].split("Group:")[0]   # noqa: E731
     assert table(page) == table(mnist_page)
     assert "--source fashion-mnist" in page and "fashion-mnist · background" in page
     index = after["README.md"].split("## Datasets")[1].split("## Protocols")[0]
@@ -112,8 +112,12 @@ def test_the_committed_protocol_pages_regenerate_byte_for_byte_from_the_committe
     real = "bench leaderboard --no-store --records leaderboards/records --out leaderboards"
     with pytest.MonkeyPatch.context() as patch:   # the real headline backbone, not the fixture's
         patch.setitem(protocol.MAIN, "backbone", protocol.BASELINE.name)
+        from bench.leaderboard import code_versions
+        from bench.zoo_export import kept_keys
         rendered, _ = pages.render(records, MethodCatalog.from_registry(), real,
-                                   figures_in=committed)
+                                   figures_in=committed,
+                                   code_versions=code_versions.load(committed / "records"),
+                                   zoo_keys=kept_keys(committed / "models"))
     protocol_pages = [name for name in rendered if name != "README.md"]
     # every committed page, MNIST's and the other datasets', and no page without records
     committed_pages = sorted(p.name for p in committed.glob("*.md") if p.name != "README.md")

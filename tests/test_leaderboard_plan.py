@@ -51,7 +51,7 @@ def test_the_figure_carries_a_table_of_its_points_for_series_at_two_or_more_rati
     (planned,) = ratio_figures(rows)
     header, rule, erm, blank, note = planned.table
     assert header == "| method | r = 0.01 | r = 0.05 |" and rule == "|---|---|---|"
-    assert erm == "| erm | 20.0 ± 14.1 (n=2) | 60.0 (n=1) |"
+    assert erm == "| erm | 20.0 ± 14.1 (n=2); per seed 10.0, 30.0 | 60.0 (n=1) |"
     assert blank == "" and "one ratio only" in note
 
 

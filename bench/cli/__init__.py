@@ -11,7 +11,7 @@ from bench.registry import RegistryError
 
 # Each module defines ``add_parser(subparsers)``, which sets ``func`` on its parser.
 SUBCOMMANDS = ("run", "list", "results", "explain", "leaderboard", "samples",
-               "sweep")
+               "sweep", "zoo", "eval")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -19,9 +19,10 @@ DEFAULT_OUT = Path("runs") / "explain"
 
 def add_parser(sub) -> None:
     p = sub.add_parser("explain", help="interpretability report for a stored run")
-    p.add_argument("run", metavar="RUN", help="store id (see bench results) or run key")
+    p.add_argument("run", metavar="RUN", help="store id (see bench results), run key, or a "
+                   "zoo model: zoo:METHOD/SEED (e.g. zoo:jtt/0; zoo:PROTOCOL/METHOD/SEED)")
     p.add_argument("--against", metavar="RUN", default=None,
-                   help="a second run, shown side by side")
+                   help="a second run (the same forms), shown side by side")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: runs/explain/<id>[-vs-<id>])")
     p.add_argument("--unit", type=int, default=None,
@@ -49,21 +50,31 @@ def find_record(store: Store, ref: str) -> RunRecord:
     return record
 
 
+def load_run(ref: str, store_path, device) -> tuple[RunRecord, object, str]:
+    """(record, model, short name) of a stored run or a zoo model; fails before any work."""
+    if ref.startswith("zoo:"):
+        from bench.zoo import load_reference
+        model, record = load_reference(ref)
+        return record, model.to(device), ref[len("zoo:"):].replace("/", "-")
+    with Store(store_path, readonly=True) as store:
+        record = find_record(store, ref)
+        path = kept_weights_path(store.path, record.key)
+    return record, load_model(path, device, record=record), str(record.id)
+
+
 def run(args: argparse.Namespace) -> int:
     from bench.explain.analysis import ExplainSettings, explain
     from bench.explain.report import ExplainedRun, write_report
 
     console = Console(stderr=True)
     device = resolve_device(args.device)
-    with Store(args.store, readonly=True) as store:
-        records = [find_record(store, ref) for ref in (args.run, args.against) if ref]
-        paths = [kept_weights_path(store.path, r.key) for r in records]
-    models = [load_model(path, device, record=r) for path, r in zip(paths, records)]  # fail fast
-    out = args.out or DEFAULT_OUT / "-vs-".join(str(r.id) for r in records)
+    loaded = [load_run(ref, args.store, device) for ref in (args.run, args.against) if ref]
+    out = args.out or DEFAULT_OUT / "-vs-".join(name for _, _, name in loaded)
     settings = ExplainSettings(unit=args.unit)
     explained = []
-    for record, model in zip(records, models):
-        label = f"{record.spec.method} #{record.id}"
+    for record, model, name in loaded:
+        label = f"{record.spec.method} #{record.id}" if record.id is not None else \
+            f"{record.spec.method} ({name})"
         console.print(f"explaining {label} (key {record.key}) on {device}")
         spec = ColoredMNISTSpec(**{**record.spec.data, "seed": record.seed})
         splits = prepare_splits(spec, record.spec.dataset, args.data_root)

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.leaderboard import gradcam_figure, pages
+from bench.leaderboard import code_versions, gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
 from bench.errors import ConfigError
@@ -58,13 +58,18 @@ def add_parser(sub) -> None:
                    help="where the store and a committed record share a run key, use (and "
                         "with --export write) the store's; by default the committed one is "
                         "kept and the conflict reported")
+    p.add_argument("--selection", default=None, metavar="RULE",
+                   help="show every run as if RULE had chosen its model (each record keeps "
+                        "every rule's pick; bench list shows the rules); default: each run's "
+                        "primary rule")
     p.set_defaults(func=run)
 
 
 def regenerate_command(args: argparse.Namespace) -> str:
     """The command stated on every page: from the committed record files alone."""
+    selection = f" --selection {args.selection}" if args.selection else ""
     return (f"bench leaderboard --no-store --records {args.records.as_posix()} "
-            f"--out {args.out.as_posix()}")
+            f"--out {args.out.as_posix()}{selection}")
 
 
 def _store_path(args: argparse.Namespace) -> Path | None:
@@ -76,14 +81,23 @@ def _store_path(args: argparse.Namespace) -> Path | None:
     return default if default.exists() else None
 
 
+def zoo_of(args: argparse.Namespace) -> Path:
+    """The zoo beside the records folder (leaderboards/records -> leaderboards/models)."""
+    return args.records.parent / "models"
+
+
 def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
                          records: list) -> None:
-    """Before the pages: a page links its Grad-CAM figure only when the file exists."""
+    """Before the pages: a page links its Grad-CAM figure only when the file exists. Weights
+    come from --weights, else the store's folder, else the committed zoo."""
     if args.weights is not None:
         source = gradcam_figure.WeightSource(args.weights, args.data_root)
     elif store_path is not None:
         source = gradcam_figure.WeightSource(weights_dir_for(store_path), args.data_root,
                                              legacy_dir=legacy_weights_dir_for(store_path))
+    elif (zoo_of(args) / "manifest.json").is_file():
+        from bench.zoo import ZooWeights
+        source = ZooWeights(zoo_of(args), args.data_root)
     else:
         return
     drawn, notes = gradcam_figure.draw_figures(records, MethodCatalog.from_registry(),
@@ -92,6 +106,23 @@ def draw_gradcam_figures(args: argparse.Namespace, store_path: Path | None,
         sys.stderr.write(f"note: {note}\n")
     for path in drawn:
         print(f"drew {path}")
+
+
+def export_zoo(args: argparse.Namespace, store_path: Path, committed: list) -> None:
+    """Copies the exported records' kept weights into the zoo and regenerates its manifest."""
+    from bench.zoo_export import copy_weights, write_manifest
+    from bench.weights import kept_weights_path
+    zoo = zoo_of(args)
+    copied, missing = copy_weights(committed, lambda key: kept_weights_path(store_path, key), zoo)
+    for path in copied:
+        print(f"kept {path}")
+    stored = {r.key for r in read_store(store_path)}
+    lost = [key for key in missing if key in stored]
+    if lost:
+        sys.stderr.write(f"note: {len(lost)} exported record(s) kept no weights in "
+                         f"{weights_dir_for(store_path)} (their pages say 'weights: not kept'): "
+                         f"{', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}\n")
+    print(f"wrote {write_manifest(committed, MethodCatalog.from_registry(), zoo)}")
 
 
 def report_conflicts(pairs: list, replaced: bool) -> None:
@@ -113,6 +144,15 @@ def run(args: argparse.Namespace) -> int:
     elif not args.records.is_dir() and not args.export:   # a typo would read no records
         raise ConfigError(f"--records {args.records}: no such folder (the committed records "
                           f"are in {RECORDS_DIR})")
+    from bench import zoo_export
+    if args.selection is not None:
+        from bench.leaderboard.selection_view import check_view_rule
+        check_view_rule(args.selection)
+        if args.readme or args.out == COMMITTED_OUT:
+            sys.stderr.write("bench leaderboard: --selection writes pages of another rule; "
+                             "give them their own --out, never the committed leaderboards/ "
+                             "or the README\n")
+            return 2
     store_path = _store_path(args)
     stored = read_store(store_path) if store_path is not None else []
     committed = read_records_dir(args.records)
@@ -129,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         for path in written:
             print(f"exported {path}")
         committed = read_records_dir(args.records)
+        versions = code_versions.update(committed, args.records)
+        if versions is not None:
+            print(f"updated {versions}")
+        export_zoo(args, store_path, committed)
     records = merge(committed, stored, store_wins=args.replace_committed)
     in_files = {r.key for r in committed}
     store_only = [r for r in records if r.key not in in_files]
@@ -140,7 +184,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_figures:
         draw_gradcam_figures(args, store_path, records)
     rendered, planned = pages.render(records + failed, MethodCatalog.from_registry(),
-                                     regenerate_command(args), figures_in=args.out)
+                                     regenerate_command(args), figures_in=args.out,
+                                     selection=args.selection,
+                                     code_versions=code_versions.load(args.records),
+                                     zoo_keys=zoo_export.kept_keys(zoo_of(args)))
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     catalog = MethodCatalog.from_registry()
     if args.readme and update_readme(args.readme, records + failed, catalog,

@@ -14,7 +14,8 @@ import math
 from itertools import product
 
 from bench.leaderboard.stats import SIGNIFICANCE, Comparison, compare
-from bench.leaderboard.tables import Row, valid_value
+from bench.leaderboard.cells import valid_value
+from bench.leaderboard.tables import Row
 
 LLC = "llc"
 BASELINE_METHOD = "erm"

@@ -20,7 +20,9 @@ import numpy as np
 
 from bench.escape import markdown_text
 from bench.leaderboard import figures
+from bench.leaderboard.format import per_seed_text
 from bench.leaderboard.protocol import Protocol
+from bench.leaderboard.stats import MIN_SEEDS_FOR_GAP
 from bench.leaderboard.tables import RANK_METRIC, Row, format_value
 
 EPS_SPLITS = ("aligned", "conflicting")
@@ -129,13 +131,14 @@ def ratio_figures(rows_by_protocol: dict[Protocol, list[Row]]) -> list[PlannedFi
             ratio = protocol.conflict_ratio
             held = points[protocol.family][key].get(ratio)
             if held is None or s.n > held[0]:
-                points[protocol.family][key][ratio] = (s.n, (ratio, s.mean * 100, std))
+                points[protocol.family][key][ratio] = (s.n, (ratio, s.mean * 100, std),
+                                                       row.by_seed(RANK_METRIC))
             labels[protocol.family][key] = label
     planned = []
     for family in sorted(points, key=Protocol.sort_key):
         if len({r for per_ratio in points[family].values() for r in per_ratio}) < 2:
             continue
-        series = {labels[family][k]: sorted(point for _, point in per_ratio.values())
+        series = {labels[family][k]: sorted(point for _, point, _ in per_ratio.values())
                   for k, per_ratio in sorted(points[family].items())}
         by_label = {labels[family][k]: per_ratio for k, per_ratio in points[family].items()}
         planned.append(PlannedFigure(
@@ -147,24 +150,31 @@ def ratio_figures(rows_by_protocol: dict[Protocol, list[Row]]) -> list[PlannedFi
     return planned
 
 
-def ratio_table(by_label: dict[str, dict[float, tuple[int, tuple[float, float, float]]]]
+def ratio_table(by_label: dict[str, dict[float, tuple[int, tuple[float, float, float], dict]]]
                 ) -> tuple[str, ...]:
     """The figure's points as markdown: one row per series, one column per ratio, each cell
-    mean ± std % (n seeds); only series measured at two or more ratios (the others are on
-    their protocol's page)."""
+    mean ± std % (n seeds), with every seed's value where fewer than 4 seeds ran (as on the
+    protocol pages); only series measured at two or more ratios (the others are on their
+    protocol's page)."""
     curves = {label: per_ratio for label, per_ratio in by_label.items() if len(per_ratio) >= 2}
     if not curves:
         return ()
     ratios = sorted({r for per_ratio in curves.values() for r in per_ratio})
 
-    def cell(held: tuple[int, tuple[float, float, float]] | None) -> str:
+    def cell(held: tuple[int, tuple[float, float, float], dict] | None) -> str:
         if held is None:
             return "—"
-        n, (_, mean, std) = held
-        return f"{mean:.1f} (n=1)" if n == 1 else f"{mean:.1f} ± {std:.1f} (n={n})"
+        n, (_, mean, std), seeds = held
+        if n == 1:
+            return f"{mean:.1f} (n=1)"
+        text = f"{mean:.1f} ± {std:.1f} (n={n})"
+        if n < MIN_SEEDS_FOR_GAP:
+            text += "; per seed " + per_seed_text(seeds, 100, 1)
+        return text
     lines = ["| method | " + " | ".join(f"r = {r:g}" for r in ratios) + " |",
              "|---|" + "---|" * len(ratios)]
     lines += [f"| {label} | " + " | ".join(cell(curves[label].get(r)) for r in ratios) + " |"
               for label in sorted(curves)]
-    return (*lines, "", "Cells: `acc_conflicting` %, mean ± std over seeds (n seeds); series "
-            "measured at one ratio only are on that ratio's page.")
+    return (*lines, "", "Cells: `acc_conflicting` %, mean ± std over seeds (n seeds), and every "
+            "seed's value (seed order) where fewer than 4 seeds ran; series measured at one "
+            "ratio only are on that ratio's page.")

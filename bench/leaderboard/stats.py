@@ -150,3 +150,63 @@ def median_iqr(values) -> tuple[float, float, float]:
     x = np.asarray([float(v) for v in values if v is not None and not math.isnan(float(v))])
     q1, median, q3 = np.quantile(x, [0.25, 0.5, 0.75])
     return float(median), float(q1), float(q3)
+
+
+# --- Multiple comparisons: Holm's step-down procedure ------------------------------------------
+
+FAMILY_LEVEL = 0.05   # family-wise error rate of all pairwise tests within a supervision class
+
+
+def holm_rejections(p_values: dict, level: float = FAMILY_LEVEL) -> set:
+    """The keys whose null hypothesis Holm (1979) rejects at family-wise ``level``: sort the m
+    p-values ascending and reject the i-th smallest (i from 1) while p_(i) <= level / (m - i + 1);
+    stop at the first that is not. NaN p-values (untestable pairs) count in m and are never
+    rejected."""
+    tested = sorted(p_values.items(), key=lambda kv: (math.isnan(kv[1]), kv[1]))
+    m = len(tested)
+    rejected = set()
+    for i, (key, p) in enumerate(tested):
+        if math.isnan(p) or p > level / (m - i):
+            break
+        rejected.add(key)
+    return rejected
+
+
+# --- Intervals for accuracies: a Wilson score interval over an effective number of images -----
+
+@dataclass(frozen=True)
+class AccuracyInterval:
+    low: float
+    high: float
+    n: int                 # seeds
+    effective_images: float
+
+
+def accuracy_interval(values, images: int | None, confidence: float = CONFIDENCE
+                      ) -> AccuracyInterval | None:
+    """An interval for the mean accuracy over seeds that stays inside [0, 1] without clipping
+    and widens as seeds get fewer. The variance of the mean is the seeds' own, s^2 / n (training
+    randomness and each seed's colouring of the test images), plus the binomial variance of
+    accuracy measured on the ``images`` test digits every seed shares, p (1 - p) / N, which the
+    seeds cannot show. Written as p (1 - p) / n_eff, it gives an effective number of images
+    n_eff (Kish's design effect), and the interval is Wilson's score interval (Wilson 1927) for
+    n_eff images with Student's t_{n-1} in place of the normal quantile. p in the variance is
+    continuity-corrected ((k + 1/2) / (n N + 1)), so that seeds all at 0% or 100% still get
+    the width of N images. ``images`` None: the seeds' variance alone. None below 2 seeds."""
+    clean = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(clean)
+    if n < 2:
+        return None
+    mean, std, _ = mean_std(clean)
+    pooled = n * (images or 10_000)
+    p = (mean * pooled + 0.5) / (pooled + 1)
+    spread = p * (1 - p)
+    variance = std * std / n + (spread / images if images else 0.0)
+    n_eff = spread / variance if variance > 0 else math.inf
+    t = t_critical(n - 1, confidence)
+    if math.isinf(n_eff):
+        return AccuracyInterval(mean, mean, n, n_eff)
+    ratio = t * t / n_eff
+    centre = (mean + ratio / 2) / (1 + ratio)
+    half = t / (1 + ratio) * math.sqrt(mean * (1 - mean) / n_eff + ratio / (4 * n_eff))
+    return AccuracyInterval(max(0.0, centre - half), min(1.0, centre + half), n, n_eff)

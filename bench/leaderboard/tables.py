@@ -2,12 +2,12 @@
 
 One row per run spec (method + hyperparameters + extras) within a protocol, so a variant with
 other settings is never merged into the default one: it gets its own row, labelled with the
-settings that set it apart. Rows are ranked on ``acc_conflicting`` *within* their
-supervision class (a method that reads bias labels is not ranked against one that does not):
-a row's rank is 1 + the number of rows significantly better than it (paired t-test over
-shared seeds, see :func:`bench.leaderboard.stats.compare`), so rows the data cannot separate
-share a rank ("=2"). Reference models are shown but not ranked. Every row counts its failed
-runs; a row whose seeds are bimodal or heavy-tailed shows median, IQR and per-seed values.
+settings that set it apart. Rows are compared on ``acc_conflicting`` *within* their
+supervision class (a method that reads bias labels is not ranked against one that does not)
+and shown as a compact letter display: rows that share a letter are not separated by
+Holm-corrected pairwise tests (:mod:`bench.leaderboard.ranking`). Reference models, rows of
+one seed and a class of one row are shown but not ranked. Every row counts its failed runs;
+a row whose seeds are bimodal or heavy-tailed shows median, IQR and per-seed values.
 """
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ from tabulate import tabulate
 
 from bench.escape import markdown_text
 from bench.leaderboard.catalog import MethodCatalog
-from bench.leaderboard.stats import (MIN_SEEDS_FOR_GAP, SIGNIFICANCE, Summary, compare,
-                                     is_clumped, median_iqr, summarize)
+from bench.leaderboard.cells import NOT_MEASURED as MISSING, valid_value
+from bench.leaderboard.format import value_cell
+from bench.leaderboard.ranking import MIN_SEEDS_TO_RANK, letter_display, separated_pairs
+from bench.leaderboard.stats import FAMILY_LEVEL, Summary, summarize
 from bench.record import RunRecord
 from bench.supervision import Supervision
 
 RANK_METRIC = "acc_conflicting"
-MISSING = "—"
 SUPERVISION_ORDER = tuple(s.value for s in Supervision)
 
 
@@ -37,17 +38,20 @@ class Column:
     scale: float = 1.0
     digits: int = 3
     with_ci: bool = False
-    bounded: bool = False   # a share in [0, 1]: the interval is clipped to it
-    headline: bool = True   # shown in the README's and the index's headline table
+    bounded: bool = False   # a share in [0, 1]: its interval is one for accuracies
+    headline: bool = True   # shown in the index's headline table
+    front: bool = False     # shown in the README's slim table (the columns a reader needs first)
 
 
 COLUMNS = (
-    Column(RANK_METRIC, "acc_conflicting % (mean ± std [95% CI])", 100, 2, True, True),
-    Column("acc_aligned", "acc_aligned %", 100, 1),
-    Column("worst_group_acc", "worst_group_acc %", 100, 1),
-    Column("color_following", "color_following %", 100, 1),
+    Column(RANK_METRIC, "acc_conflicting % (mean ± std [95% interval])", 100, 2, True, True,
+           front=True),
+    Column("acc_aligned", "acc_aligned %", 100, 1, front=True),
+    Column("worst_group_acc", "worst_group_acc %", 100, 1, front=True),
+    Column("color_following", "color_following %", 100, 1, front=True),
     Column("acc_greyscale", "acc_greyscale %", 100, 1),
-    # On the images the model classifies correctly: the same population for every method.
+    # On the sampled test images the model classifies correctly: a population that depends on
+    # the model, so each seed counts only with enough of them (bench.leaderboard.cells).
     Column("eps_to_flip_aligned_correct", "ε-to-flip aligned (correct)", 1, 3),
     Column("eps_to_flip_conflicting_correct", "ε-to-flip conflicting (correct)", 1, 3),
     # LLC grows with training length, not only with the method: compare it at equal budget
@@ -55,28 +59,7 @@ COLUMNS = (
     Column("llc", "LLC", 1, 2, headline=False),
     Column("seconds_train", "train s", 1, 0),
 )
-LEAD_HEADERS = ("rank", "method", "supervision", "seeds", "failed")
-# A metric whose run also stores a validity flag counts only where the flag is 1: an LLC from
-# chains that did not settle is not an estimate (the cell then shows n=k of the seeds).
-VALID_ONLY_WHEN = {"llc": "llc_converged"}
-# A metric that cannot take values below a bound counts only at or above it. The LLC is >= 0
-# at a local minimum of the loss it is measured on; a negative estimate says the trained
-# weights are not at one (e.g. `greyscale`, trained on grey images and measured on the
-# coloured training split), so it is not an LLC at all.
-VALID_AT_LEAST = {"llc": 0.0}
-
-
-def valid_value(metric: str, metrics: dict[str, float]) -> float | None:
-    """The run's ``metric`` where it is a valid estimate, else None."""
-    value = metrics.get(metric)
-    flag = VALID_ONLY_WHEN.get(metric)
-    if value is None or (flag is not None and metrics.get(flag, 1.0) != 1.0):
-        return None
-    if metric in VALID_AT_LEAST and value < VALID_AT_LEAST[metric]:
-        return None
-    return value
-
-
+LEAD_HEADERS = ("group", "method", "supervision", "seeds", "failed")
 @dataclass
 class Row:
     label: str
@@ -86,8 +69,9 @@ class Row:
     reference: bool
     records: list[RunRecord]                  # sorted by seed
     non_default: dict[str, Any] | None        # None: the method's defaults are unknown here
-    rank: int | None = None
-    shared_rank: bool = False                 # another row of its class has the same rank
+    letters: str | None = None                # compact letter display; None: not ranked
+    # what the records say when the method was reclassified after they ran (shown, not used)
+    recorded_supervision: str | None = None
     failed: int = 0                           # seeds that failed and have no completed run
     summaries: dict[str, Summary] = field(default_factory=dict)
 
@@ -167,27 +151,24 @@ def _supervision_position(supervision: str) -> tuple[int, str]:
     return (len(SUPERVISION_ORDER), supervision)
 
 
-def rank_rows(rows: list[Row], level: float = SIGNIFICANCE) -> None:
-    """Within each supervision class, rank = 1 + the number of rows whose acc_conflicting is
-    significantly higher (two-sided p < ``level``; paired over shared seeds). Rows no test
-    separates share a rank. References and rows with fewer than 2 seeds get no rank."""
+def rank_rows(rows: list[Row], level: float = FAMILY_LEVEL) -> None:
+    """Within each supervision class, letters from Holm-corrected pairwise tests on
+    ``acc_conflicting`` (paired over shared seeds): rows sharing a letter are not separated.
+    References, rows with fewer than 2 seeds and a class of one row get no letters."""
     classes: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        row.rank, row.shared_rank = None, False
+        row.letters = None
         # One seed has no spread to test against: such a row is shown, not ranked.
-        if not row.reference and row.summary(RANK_METRIC).n >= 2:
+        if not row.reference and row.summary(RANK_METRIC).n >= MIN_SEEDS_TO_RANK:
             classes[row.supervision].append(row)
     for members in classes.values():
-        values = {id(r): r.by_seed(RANK_METRIC) for r in members}
-        for row in members:
-            better = 0
-            for other in members:
-                if other is not row:
-                    test = compare(values[id(other)], values[id(row)])
-                    better += test.mean_diff > 0 and test.significant(level)
-            row.rank = 1 + better
-        for row in members:
-            row.shared_rank = sum(o.rank == row.rank for o in members) > 1
+        if len(members) < 2:
+            continue
+        order = sorted(members, key=lambda r: (-r.summary(RANK_METRIC).mean, r.label))
+        values = {id(r): r.by_seed(RANK_METRIC) for r in order}
+        letters = letter_display([id(r) for r in order], separated_pairs(values, level))
+        for row in order:
+            row.letters = letters[id(row)]
 
 
 def order_rows(rows: list[Row]) -> list[Row]:
@@ -195,7 +176,7 @@ def order_rows(rows: list[Row]) -> list[Row]:
     def key(row: Row) -> tuple:
         mean = row.summary(RANK_METRIC).mean if row.summary(RANK_METRIC).n else 0.0
         return (row.reference, _supervision_position(row.supervision),
-                row.rank is None, row.rank or 0, -mean, row.label)
+                row.letters is None, -mean, row.label)
     return sorted(rows, key=key)
 
 
@@ -211,15 +192,35 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
     for spec_hash, recs in groups.items():
         recs = sorted(recs, key=lambda r: r.seed)
         spec = recs[0].spec
-        supervision = catalog.supervision(spec.method, recs[0].supervision)
+        supervision = row_supervision(catalog, recs[0])
+        # records made before rules were named keep the class they ran under; when the method
+        # was reclassified since, the row says so (newer records state their own class)
+        recorded = sorted({r.supervision for r in recs if r.selection_rule is None}
+                          - {supervision})
         # label and supervision carry record text into every page and figure: escaped once
         rows.append(Row(markdown_text(labels[spec_hash]), spec.method, spec_hash,
                         markdown_text(supervision),
                         catalog.is_reference(spec.method), recs,
                         catalog.non_default(spec.method, spec.hparams),
-                        failed=len(failed.get(spec_hash, ()))))
+                        failed=len(failed.get(spec_hash, ())),
+                        recorded_supervision=markdown_text(", ".join(recorded)) or None))
     rank_rows(rows)
     return order_rows(rows)
+
+
+def row_supervision(catalog: MethodCatalog, record: RunRecord) -> str:
+    """The supervision a row's numbers used: the method's current class (the record's own when
+    the method is unknown here), raised to its selection rule's where that reads more."""
+    method = catalog.supervision(record.spec.method, record.supervision)
+    if record.selection_rule is None:
+        return method
+    from bench.registry import RegistryError
+    from bench.selection import combined_supervision, rule
+    try:
+        return combined_supervision(Supervision(method), rule(record.selection_rule).supervision
+                                    ).value
+    except (ValueError, RegistryError):      # a plugin's class or rule not installed here
+        return method
 
 
 def failed_seeds(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
@@ -234,80 +235,41 @@ def failed_seeds(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
     return dict(out)
 
 
-def format_clumped(values: dict[int, float | None], column: Column) -> str:
-    """Median, IQR and every seed's value (seed order), for a bimodal or heavy-tailed row."""
-    d, s = column.digits, column.scale
-    kept = [v for v in values.values() if v is not None]
-    median, q1, q3 = median_iqr(kept)
-    return (f"median {median * s:.{d}f}, IQR [{q1 * s:.{d}f}, {q3 * s:.{d}f}]; "
-            f"per seed {per_seed_text(values, column)}")
-
-
-def format_cell(summary: Summary, column: Column, n_seeds: int) -> str:
-    if summary.n == 0:
-        return MISSING
-    d, s = column.digits, column.scale
-    text = f"{summary.mean * s:.{d}f}"
-    if summary.n >= 2:
-        text += f" ± {summary.std * s:.{d}f}"
-        if column.with_ci:
-            low, high = summary.ci_low, summary.ci_high
-            if column.bounded:
-                low, high = max(low, 0.0), min(high, 1.0)
-            text += f" [{low * s:.{d}f}, {high * s:.{d}f}]"
-    if summary.n != n_seeds:
-        text += f" (n={summary.n})"
-    return text
-
-
 def rank_cell(row: Row) -> str:
     if row.reference:
         return "ref"
-    if row.rank is None:
-        return MISSING
-    return f"={row.rank}" if row.shared_rank else str(row.rank)
+    return row.letters or MISSING
 
 
-def per_seed_text(values: dict[int, float | None], column: Column) -> str:
-    d, s = column.digits, column.scale
-    return ", ".join(MISSING if v is None else f"{v * s:.{d}f}" for v in values.values())
-
-
-def value_cell(row: Row, column: Column) -> str:
-    if column.with_ci:   # the ranked metric: a mean and t-interval only where they fit
-        values = row.by_seed(column.metric)
-        measured = [v for v in values.values() if v is not None]
-        if is_clumped(measured):
-            return format_clumped(values, column)
-        if 2 <= len(measured) < MIN_SEEDS_FOR_GAP:
-            # Too few seeds for the clump test: a 9 / 75 / 77 split would pass for a wide
-            # interval, so the seeds themselves are shown beside the mean.
-            return (f"{format_cell(row.summary(column.metric), column, len(row.records))}; "
-                    f"per seed {per_seed_text(values, column)}")
-    return format_cell(row.summary(column.metric), column, len(row.records))
-
-
-def shown_columns(headline: bool) -> tuple[Column, ...]:
+def shown_columns(headline: bool, front: bool = False) -> tuple[Column, ...]:
+    if front:
+        return tuple(c for c in COLUMNS if c.front)
     return tuple(c for c in COLUMNS if c.headline or not headline)
 
 
-def table_cells(row: Row, headline: bool = False) -> list[str]:
-    cells = [rank_cell(row), row.label, row.supervision, str(len(row.records)), str(row.failed)]
-    cells += [value_cell(row, c) for c in shown_columns(headline)]
-    cells.append(", ".join(row.devices))
-    return cells
+def table_cells(row: Row, headline: bool = False, front: bool = False) -> list[str]:
+    supervision = row.supervision + (f" (recorded as {row.recorded_supervision})"
+                                     if row.recorded_supervision else "")
+    cells = [rank_cell(row), row.label, supervision, str(len(row.records))]
+    cells += [] if front else [str(row.failed)]
+    cells += [value_cell(row, c) for c in shown_columns(headline, front)]
+    return cells + ([] if front else [", ".join(row.devices)])
 
 
-def render_table(rows: list[Row], headline: bool = False) -> str:
-    """The markdown table; ``headline`` leaves out columns that do not compare across rows."""
+def render_table(rows: list[Row], headline: bool = False, front: bool = False) -> str:
+    """The markdown table; ``headline`` leaves out columns that do not compare across rows,
+    ``front`` keeps only the columns a reader needs first (the README)."""
     if not rows:
         return "_No completed runs._\n"
-    headers = (*LEAD_HEADERS, *(c.header for c in shown_columns(headline)), "device")
-    body = tabulate([table_cells(r, headline) for r in rows], headers=headers,
+    lead = LEAD_HEADERS[:4] if front else LEAD_HEADERS
+    headers = (*lead, *(c.header for c in shown_columns(headline, front)),
+               *(() if front else ("device",)))
+    body = tabulate([table_cells(r, headline, front) for r in rows], headers=headers,
                     tablefmt="github", disable_numparse=True)
     return body + "\n"
 
 
 def best_per_class(rows: list[Row]) -> list[Row]:
-    """The rank-1 rows (all of them on a tie), in table order."""
-    return [r for r in rows if r.rank == 1]
+    """The rows no row of their class is separated from as better: those holding letter "a"
+    (all of them where tests cannot separate the top), in table order."""
+    return [r for r in rows if r.letters and "a" in r.letters]

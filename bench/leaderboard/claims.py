@@ -1,0 +1,83 @@
+"""Numbers in prose that cannot outlive their records.
+
+A number in the README or the docs that comes from the committed records carries an invisible
+marker right after it naming where it comes from::
+
+    ERM scores 2.7%<!--claim headline|erm (epochs=10)|acc_conflicting|mean|.1%--> on ...
+
+Fields: the protocol page's slug (``headline`` for the main protocol), the row label as the
+page shows it, the metric, the statistic (``mean``, ``std``, ``min``, ``max``, ``n`` or
+``seed=K``) and a format (a Python format spec, with an optional ``100*`` scale: ``100*.1f``
+writes 0.027 as ``2.7``). ``tests/test_docs_claims.py`` recomputes every marked number from the
+records and fails when the text no longer says it, so a sentence is corrected when its number
+moves. A reader sees only the number.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from bench.leaderboard.cells import valid_value
+from bench.leaderboard.stats import mean_std
+
+CLAIM = re.compile(r"(?P<value>[-+]?\d[\d,]*(?:\.\d+)?%?)<!--claim (?P<body>[^>]*?)-->")
+
+
+@dataclass(frozen=True)
+class Claim:
+    value: str
+    slug: str
+    row: str
+    metric: str
+    stat: str
+    fmt: str
+    line: int
+
+
+def find_claims(text: str) -> list[Claim]:
+    out = []
+    for match in CLAIM.finditer(text):
+        fields = [f.strip() for f in match.group("body").split("|")]
+        if len(fields) != 5:
+            raise ValueError(f"line {text.count(chr(10), 0, match.start()) + 1}: a claim needs "
+                             f"slug|row|metric|stat|format, got {match.group('body')!r}")
+        out.append(Claim(match.group("value"), *fields,
+                         line=text.count("\n", 0, match.start()) + 1))
+    return out
+
+
+def statistic(values: dict[int, float | None], stat: str) -> float:
+    counted = [v for v in values.values() if v is not None]
+    if stat.startswith("seed="):
+        return values.get(int(stat.split("=", 1)[1]), math.nan)
+    if stat == "n":
+        return float(len(counted))
+    if stat in ("min", "max"):
+        return (min if stat == "min" else max)(counted) if counted else math.nan
+    mean, std, _ = mean_std(counted)
+    return {"mean": mean, "std": std}[stat]
+
+
+def render(value: float, fmt: str) -> str:
+    scale = 1.0
+    if fmt.startswith("100*"):
+        scale, fmt = 100.0, fmt[len("100*"):]
+    return format(value * scale, fmt)
+
+
+def check(claims: list[Claim], rows_by_slug: dict[str, dict[str, object]]) -> list[str]:
+    """One message per claim whose text differs from what its records say."""
+    problems = []
+    for claim in claims:
+        rows = rows_by_slug.get(claim.slug)
+        row = None if rows is None else rows.get(claim.row)
+        if row is None:
+            problems.append(f"line {claim.line}: no row {claim.row!r} on page {claim.slug!r}")
+            continue
+        values = {r.seed: valid_value(claim.metric, r.metrics) for r in row.records}
+        expected = render(statistic(values, claim.stat), claim.fmt)
+        if expected != claim.value:
+            problems.append(f"line {claim.line}: says {claim.value}, the records say {expected} "
+                            f"({claim.row}, {claim.metric}, {claim.stat} on {claim.slug})")
+    return problems

@@ -1,0 +1,91 @@
+"""What scoring every selection rule after an epoch costs, against the epoch itself.
+
+Run:  python tests/benchmarks/selection_cost.py [--data-root ../shared/data] [--repeats 3]
+
+On the seed protocol (full MNIST, r = 0.05, the ``baseline`` network, SGD at batch 16, one
+torch thread), one training epoch of 48,600 images is timed against one scoring pass of the
+selection judge as the training loop calls it: a validation forward pass (5,400 images) and
+every rule's score, the oracle's forward pass over the 10,000 conflicting test images, and
+the state copies of the rules that improved. "Before" is what the loop did until rules were
+a registry: the validation pass and one accuracy. Each timing is the best of ``repeats``
+interleaved runs, so a busy machine hurts both alike. Target (issue 25): all rules < 5% of
+an epoch.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from bench import metrics
+from bench.data import prepare_splits
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.evaluate import predict
+from bench.method import RunContext
+from bench.selection import PickTracker, SelectionJudge
+from bench.supervision import SplitView, Supervision, to_float_images
+from bench.training import SGDConfig, train
+
+TARGET = 0.05
+
+
+def setup(data_root: Path | None):
+    spec = ColoredMNISTSpec(source="mnist", conflict_ratio=0.05, seed=0)
+    splits = prepare_splits(spec, data_root=data_root)
+    info, cpu = splits.info, torch.device("cpu")
+    train_view = SplitView(splits.train, cpu, False, dataset=info)
+    val_view = SplitView(splits.val, cpu, False, dataset=info)
+    ctx = RunContext(train_view, val_view, cpu, torch.Generator().manual_seed(0),
+                     Supervision.NONE, "baseline", info)
+    labels, bias = splits.val.digits, splits.val.colors
+    test = splits.tests["conflicting"]
+    judge = SelectionJudge(labels, info.num_classes, "val-acc",
+                           conflicting=info.conflicting(labels, bias),
+                           groups=info.group_ids(labels, bias), proxy=labels.clone(),
+                           test_images=to_float_images(test.images, cpu),
+                           test_labels=test.digits)
+    return ctx, judge
+
+
+def time_epoch(ctx, model) -> float:
+    start = time.perf_counter()
+    train(model, ctx, SGDConfig(1, 16, 0.1), select=False)
+    return time.perf_counter() - start
+
+
+def time_all_rules(ctx, judge, model) -> float:
+    start = time.perf_counter()
+    tracker = PickTracker()
+    tracker.update(1, judge.scores(1, predict(model, ctx.val.images), model), model)
+    return time.perf_counter() - start
+
+
+def time_before(ctx, model) -> float:
+    start = time.perf_counter()
+    metrics.accuracy(predict(model, ctx.val.images), ctx.val.digits)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-root", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    ctx, judge = setup(args.data_root)
+    model = ctx.new_model()
+    epoch, rules, before = [], [], []
+    for _ in range(args.repeats):
+        epoch.append(time_epoch(ctx, model))
+        rules.append(time_all_rules(ctx, judge, model))
+        before.append(time_before(ctx, model))
+    e, r, b = min(epoch), min(rules), min(before)
+    print(f"epoch {e:.1f} s; every rule {r:.2f} s ({r / e:.1%} of an epoch; target < "
+          f"{TARGET:.0%}); the loop's old validation score {b:.2f} s ({b / e:.1%}); "
+          f"added by the rules {r - b:.2f} s ({(r - b) / e:.1%})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Numbers in the README and the docs that come from the committed records are recomputed
+from them (bench/leaderboard/claims.py), so a sentence cannot outlive its number."""
+from pathlib import Path
+
+import pytest
+
+from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.claims import check, find_claims, render, statistic
+from bench.leaderboard.protocol import MAIN, group_by_protocol
+from bench.leaderboard.sources import read_records_dir
+from bench.leaderboard.tables import build_rows
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+@pytest.fixture(scope="module")
+def rows_by_slug():
+    records = read_records_dir(REPO / "leaderboards" / "records")
+    out = {}
+    for protocol, recs in group_by_protocol(records).items():
+        out[protocol.slug] = {r.label: r for r in build_rows(recs, MethodCatalog.from_registry())}
+        if protocol.is_main:
+            out["headline"] = out[protocol.slug]
+    return out
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_every_marked_number_is_what_the_records_say(path, rows_by_slug):
+    problems = check(find_claims(path.read_text(encoding="utf-8")), rows_by_slug)
+    assert problems == [], f"{path.name}: " + "; ".join(problems)
+
+
+def test_the_findings_mark_their_numbers():
+    assert len(find_claims((REPO / "docs" / "findings.md").read_text())) >= 40
+
+
+def test_a_stale_number_is_caught(rows_by_slug):
+    text = "ERM scores 9.9<!--claim headline|erm (epochs=10)|acc_conflicting|mean|100*.1f-->%."
+    (problem,) = check(find_claims(text), rows_by_slug)
+    assert "says 9.9, the records say 2.7" in problem
+    missing = "1.0<!--claim headline|no such row|acc_conflicting|mean|100*.1f-->"
+    assert "no row 'no such row'" in check(find_claims(missing), rows_by_slug)[0]
+
+
+def test_statistics_and_formats():
+    values = {0: 0.1, 1: 0.3, 2: None}
+    assert statistic(values, "mean") == pytest.approx(0.2)
+    assert statistic(values, "n") == 2.0 and statistic(values, "seed=1") == 0.3
+    assert statistic(values, "max") == 0.3 and render(0.0271, "100*.1f") == "2.7"
+    assert render(0.0271, ".1%") == "2.7%"
