@@ -129,7 +129,8 @@ def _coerce(name: str, raw: str, kind: Any) -> Any:
                 return None
             inner = [a for a in typing.get_args(kind) if a is not type(None)]
             return _coerce(name, raw, inner[0])
-    except (ValueError, SyntaxError):
+    # literal_eval raises TypeError for "{[]: 1}" and RecursionError for deep nesting
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
         pass
     else:
         return raw

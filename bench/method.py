@@ -116,6 +116,17 @@ class Method(ABC):
         return dataclasses.asdict(cls.Hparams())
 
 
+def check_method_class(obj: object) -> None:
+    """Raises TypeError unless ``obj`` is a usable Method class: what a plugin's entry point
+    must name (a registry skips one that is not, with a warning)."""
+    if not (isinstance(obj, type) and issubclass(obj, Method)):
+        raise TypeError(f"{obj!r} is not a bench.method.Method subclass")
+    if not dataclasses.is_dataclass(getattr(obj, "Hparams", None)):
+        raise TypeError(f"{obj.__name__}.Hparams is not a dataclass")
+    if not isinstance(obj.supervision, Supervision):
+        raise TypeError(f"{obj.__name__}.supervision is not a bench.supervision.Supervision")
+
+
 def make_method(cls: type[Method], overrides: dict[str, Any] | None = None) -> Method:
     return cls(dataclasses.replace(cls.Hparams(), **(overrides or {})))
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+import re
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# Registered names end up in records, file names, pages and shell commands: plain names only.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@-]{0,99}")
 
 
 class RegistryError(LookupError):
@@ -23,8 +26,11 @@ class RegistryError(LookupError):
 
 class Registry(Generic[T]):
     def __init__(self, kind: str, entry_point_group: str | None = None,
-                 builtin_modules: tuple[str, ...] = ()):
+                 builtin_modules: tuple[str, ...] = (), plugin_check: str | None = None):
         self.kind = kind
+        # "module:function" that raises TypeError for a plugin object of the wrong kind;
+        # imported only when plugins load, so this module stays at the bottom of the imports
+        self.plugin_check = plugin_check
         self.entry_point_group = entry_point_group
         self._builtin_modules = builtin_modules
         self._items: dict[str, T] = {}
@@ -39,6 +45,9 @@ class Registry(Generic[T]):
         return decorate
 
     def add(self, name: str, obj: T) -> None:
+        if not isinstance(name, str) or NAME_PATTERN.fullmatch(name) is None:
+            raise RegistryError(f"{self.kind} name {name!r}: use letters, digits and . _ + @ - "
+                                f"(at most 100; the name becomes part of file names and pages)")
         if name in self._items and self._items[name] is not obj:
             raise RegistryError(f"{self.kind} {name!r} is registered twice "
                                 f"({self._items[name]!r} and {obj!r}); pick another name")
@@ -59,12 +68,21 @@ class Registry(Generic[T]):
                     target = ep.load()
                     # A plugin may register itself on import; otherwise the entry point is
                     # the object.
+                    self._check_plugin(self._items.get(ep.name, target))
                     if ep.name not in self._items:
                         self.add(ep.name, target)
-                except Exception as exc:   # someone else's package: skip it, keep the rest
+                # Someone else's package: skip it, keep the rest. SystemExit too: a plugin
+                # that calls sys.exit on import must not end the command silently.
+                except (Exception, SystemExit) as exc:
+                    self._items.pop(ep.name, None)
                     self._skip(ep, exc)
 
-    def _skip(self, ep, exc: Exception) -> None:
+    def _check_plugin(self, obj: object) -> None:
+        if self.plugin_check is not None:
+            module, _, name = self.plugin_check.partition(":")
+            getattr(importlib.import_module(module), name)(obj)
+
+    def _skip(self, ep, exc: BaseException) -> None:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         self.broken[ep.name] = reason
         dist = getattr(getattr(ep, "dist", None), "name", None)
@@ -101,7 +119,8 @@ class Registry(Generic[T]):
         return [(n, self._items[n]) for n in self.names()]
 
 
-METHODS: Registry = Registry("method", "bench.methods", ("bench.methods",))
+METHODS: Registry = Registry("method", "bench.methods", ("bench.methods",),
+                             plugin_check="bench.method:check_method_class")
 DATASETS: Registry = Registry("dataset", "bench.datasets", ("bench.datasets",))
 SOURCES: Registry = Registry("digit source", "bench.sources", ("bench.datasets",))
 BACKBONES: Registry = Registry("backbone", "bench.backbones", ("bench.backbones",))

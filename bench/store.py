@@ -1,5 +1,10 @@
 """SQLite results store: one row per (run spec hash, seed), each written in one transaction.
 
+Only files that are results stores are opened (:mod:`bench.store_identity`); commands that
+only read open the store read-only and never create one. Every row read is checked as a
+record (:mod:`bench.record_schema`): a bad one is named by its row id and skipped, with one
+warning line, and commands that train check the whole store before they start.
+
 A record that cannot be written (store locked past the timeout, or no longer writable) is
 kept as a JSON file in ``<store>.pending/``, or, when that folder cannot be written either, in
 the unsaved-results folder (``$BENCH_UNSAVED_DIR`` or a user cache); the next store that opens
@@ -8,6 +13,7 @@ writable ingests both, so no result is lost.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import tempfile
@@ -16,29 +22,16 @@ from typing import Iterable
 
 from bench.errors import StoreError
 from bench.record import RunRecord
+from bench.record_schema import RecordError, record_from_text
+from bench.store_identity import open_readonly, open_writable
+
+log = logging.getLogger(__name__)
+# (store path, row id) already reported, so a command that reads a store twice warns once
+_REPORTED: set[tuple[str, int]] = set()
 
 DEFAULT_STORE = Path("runs") / "results.sqlite"
 LOCK_TIMEOUT_S = 30.0
 OPEN_TIMEOUT_S = 2.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    spec_hash TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    method TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    source TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    record TEXT NOT NULL
-)"""
-
-
-EXPECTED_COLUMNS = ("id", "key", "spec_hash", "seed", "status", "method", "dataset", "source",
-                    "created_at", "record")
-
 
 def default_store_path() -> Path:
     return Path(os.environ.get("BENCH_STORE") or DEFAULT_STORE)
@@ -54,36 +47,30 @@ def unsaved_dir() -> Path:
 
 
 class Store:
-    def __init__(self, path: Path | str | None = None, timeout: float = LOCK_TIMEOUT_S):
+    """``readonly``: for commands that only read (never creates, stamps or ingests anything);
+    ``missing_ok`` with it: a missing store reads as an empty one."""
+
+    def __init__(self, path: Path | str | None = None, timeout: float = LOCK_TIMEOUT_S,
+                 readonly: bool = False, missing_ok: bool = False):
         self.path = Path(path or default_store_path())
         self.pending_dir = self.path.with_name(self.path.name + ".pending")
         self.timeout = timeout
+        self.readonly = readonly
+        # Opening waits briefly: a store locked by another process fails in seconds, not
+        # after the long write timeout that puts use.
+        wait = min(timeout, OPEN_TIMEOUT_S)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Opening waits briefly: a store locked by another process fails in seconds, not
-            # after the long write timeout that puts use.
-            self._conn = sqlite3.connect(self.path, timeout=min(timeout, OPEN_TIMEOUT_S),
-                                         isolation_level=None)
-            self._conn.execute(_SCHEMA)
+            self._conn = open_readonly(self.path, wait, missing_ok) if readonly else \
+                open_writable(self.path, wait)
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            self._check_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from None
         except OSError as exc:
             raise StoreError(f"cannot create the results store {self.path} ({exc.strerror}); "
                              f"pass --store with a writable path") from None
         self.ingested: list[Path] = []   # pending or unsaved records added on opening
-        self._ingest_pending()
-
-    def _check_schema(self) -> None:
-        columns = tuple(row[1] for row in self._conn.execute("PRAGMA table_info(runs)"))
-        missing = [c for c in EXPECTED_COLUMNS if c not in columns]
-        if missing:
-            self._conn.close()
-            raise StoreError(f"{self.path} has a 'runs' table with columns ({', '.join(columns)}), "
-                             f"not a lazy-artist-bench results store (missing "
-                             f"{', '.join(missing)}); pass --store with another path or move "
-                             f"the file aside")
+        if not readonly:
+            self._ingest_pending()
 
     def _explain(self, exc: Exception) -> str:
         text = str(exc)
@@ -193,8 +180,8 @@ class Store:
                 continue
             for path in sorted(folder.glob("*.json")):
                 try:
-                    record = RunRecord.from_json_dict(json.loads(path.read_text()))
-                except (OSError, ValueError, KeyError, TypeError):
+                    record = record_from_text(path.read_text())
+                except (OSError, UnicodeDecodeError, RecordError):
                     continue   # not one of ours, or unreadable: left for the user
                 try:
                     self._put(record, replace=False)
@@ -214,7 +201,7 @@ class Store:
         return {r[0] for r in rows}
 
     def records(self, method: str | None = None, status: str | None = None) -> list[RunRecord]:
-        query, args = "SELECT id, record FROM runs WHERE 1=1", []
+        query, args = "SELECT id, key, record FROM runs WHERE 1=1", []
         if method:
             query += " AND method = ?"
             args.append(method)
@@ -222,11 +209,52 @@ class Store:
             query += " AND status = ?"
             args.append(status)
         out = []
-        for row_id, blob in self._conn.execute(query + " ORDER BY id", args):
-            rec = RunRecord.from_json_dict(json.loads(blob))
+        for row_id, key, blob in self._conn.execute(query + " ORDER BY id", args):
+            try:
+                rec = self._row_record(key, blob)
+            except RecordError as exc:
+                self._report(row_id, exc)
+                continue
             rec.id = row_id
             out.append(rec)
         return out
+
+    @staticmethod
+    def _row_record(key: str, blob: object) -> RunRecord:
+        if not isinstance(blob, str):
+            raise RecordError(f"its record is {type(blob).__name__}, not JSON text")
+        record = record_from_text(blob)
+        if record.key != key:
+            raise RecordError(f"its key column {key!r} is not its record's key ({record.key})")
+        return record
+
+    def _report(self, row_id: int, exc: RecordError) -> None:
+        if (str(self.path), row_id) not in _REPORTED:
+            _REPORTED.add((str(self.path), row_id))
+            log.warning("warning: results store %s, row %d: %s; skipped", self.path, row_id,
+                        " ".join(str(exc).split()))
+
+    def bad_rows(self) -> list[tuple[int, str]]:
+        """(row id, why) of every row that is not a readable record."""
+        bad = []
+        for row_id, key, blob in self._conn.execute("SELECT id, key, record FROM runs "
+                                                    "ORDER BY id"):
+            try:
+                self._row_record(key, blob)
+            except RecordError as exc:
+                bad.append((row_id, " ".join(str(exc).split())))
+        return bad
+
+    def check_rows(self) -> None:
+        """Before training: a store with rows this bench cannot read is refused with one line
+        (a run would otherwise be paid for and then meet them), naming the rows and the fix."""
+        bad = self.bad_rows()
+        if bad:
+            ids = ", ".join(str(i) for i, _ in bad[:10]) + (", ..." if len(bad) > 10 else "")
+            raise StoreError(f"results store {self.path} has {len(bad)} row(s) that are not "
+                             f"readable records (row {bad[0][0]}: {bad[0][1]}); move the store "
+                             f"aside, or delete them: sqlite3 {self.path} 'DELETE FROM runs "
+                             f"WHERE id IN ({ids})' (nothing was run)")
 
     def put_many(self, records: Iterable[RunRecord], replace: bool = False) -> int:
         return sum(self.put(r, replace) for r in records)

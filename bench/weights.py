@@ -16,6 +16,7 @@ either change are still found in the shared ``weights/`` folder, unchecked.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -113,12 +114,16 @@ def load_model(path: Path | str, device: torch.device | str = "cpu",
         raise WeightsMissing(f"no kept weights at {path}; rerun the run without "
                              f"--no-keep-weights (add --force to replace a stored seed)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch warns about odd pickles: we refuse them
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
         model = build_backbone(payload["backbone"])
         model.load_state_dict(payload["state_dict"])
-    except Exception as exc:  # corrupt, truncated, or not ours
-        raise WeightsMissing(f"cannot read kept weights {path} ({type(exc).__name__}: {exc}); "
-                             f"rerun the run to write them again") from None
+    except Exception as exc:  # corrupt, truncated, or not ours (torch's text runs to lines)
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        reason = reason if len(reason) <= 200 else reason[:197] + "..."
+        raise WeightsMissing(f"cannot read kept weights {path} ({reason}); rerun the run to "
+                             f"write them again") from None
     stamp = (payload.get("key"), payload.get("created_at"))
     if record is not None and stamp[1] is not None and stamp != (record.key, record.created_at):
         raise WeightsMissing(f"kept weights {path} belong to the run of {stamp[0]} made at "

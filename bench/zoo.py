@@ -120,8 +120,12 @@ def find(method: str, seed: int = 0, protocol: str | None = None, backbone: str 
 
 
 def verified_path(entry: Entry, zoo: Path | None = None) -> Path:
-    """The entry's file, after checking that its bytes are the ones the manifest lists."""
-    path = (zoo or zoo_dir()) / entry.file
+    """The entry's file, after checking that its bytes are the ones the manifest lists (and
+    that the manifest names a file inside the zoo)."""
+    from bench.escape import confined
+    if not isinstance(entry.file, str):
+        raise ZooError(f"zoo manifest entry {entry.key}: no file name; regenerate the manifest")
+    path = confined(zoo or zoo_dir(), entry.file)
     if not path.is_file():
         raise ZooError(f"zoo file {path} is missing; restore it from the repository")
     if path.stat().st_size != entry.bytes or file_sha256(path) != entry.sha256:

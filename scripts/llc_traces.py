@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--grid", default="[{}]", help="JSON list of LLCSettings overrides")
     parser.add_argument("--draws", type=int, default=400, help="trace length per chain")
     args = parser.parse_args()
-    with Store(args.store) as store:
+    with Store(args.store, readonly=True) as store:
         records = [find_record(store, ref) for ref in args.runs.split(",")]
         paths = [kept_weights_path(store.path, record.key) for record in records]
     for record, path in zip(records, paths):

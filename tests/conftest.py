@@ -17,6 +17,19 @@ from bench.method import RunContext
 from bench.supervision import SplitView, Supervision
 
 TINY_SPEC = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05, seed=0)
+
+try:   # the fuzz suite (tests/test_fuzz.py); hypothesis comes with the test extra
+    from hypothesis import HealthCheck, settings
+except ImportError:
+    pass
+else:
+    # CI: a fixed set of examples (derandomized, nothing written to .hypothesis/), seconds per
+    # parser. `pytest tests/test_fuzz.py --hypothesis-profile slow` explores many more.
+    settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True,
+                              database=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("slow", max_examples=1000, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("ci")
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 

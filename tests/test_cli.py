@@ -179,6 +179,12 @@ def _exit_code(argv) -> int:
     (["run", "--method", "erm", *TINY, "--workers", "0"], "positive integer"),
     (["run", "--method", "erm", *TINY, "--train-step", "graphs"],
      "--train-step graphs: expected one of eager, fused, compiled"),
+    (["run", "--method", "erm", *TINY, "--first-seed", str(2**64)], "seeds are at most"),
+    (["run", "--method", "erm", *TINY, "--first-seed", str(2**63 - 1), "--seeds", "2"],
+     "seed 9223372036854775808 is not usable"),
+    (["run", "--method", "erm", *TINY, "--first-seed", "-1"], "seeds are 0 or more"),
+    (["sweep", "--methods", "erm", *TINY[:2], "--first-seed", "-3"], "seeds are 0 or more"),
+    (["run", "--method", "erm", *TINY, "--jitter", "-0.1"], "--jitter -0.1: must be 0 or more"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, expected, capsys, tmp_path):
     store = tmp_path / "r.sqlite"
@@ -292,3 +298,50 @@ def test_results_on_a_non_database_file(tmp_path, capsys):
     path.write_text("not a database\n" * 50)
     line = _one_line_error(capsys, main(["results", "--store", str(path)]))
     assert "not a readable results database" in line
+
+
+def _store_with_a_bad_row(stored, tmp_path):
+    import shutil
+    path = tmp_path / "results.sqlite"
+    shutil.copyfile(stored, path)
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO runs (key, spec_hash, seed, status, method, dataset, source, "
+                "created_at, record) VALUES ('x/1', '', 1, 'completed', 'erm', 'colored', "
+                "'mnist-5k', '', '{\"schema_version\": 7}')")
+    con.commit()
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("command", [["results"], ["results", "--format", "jsonl"],
+                                     ["leaderboard", "--no-figures"]])
+def test_read_commands_skip_a_bad_store_row_with_a_warning(stored, tmp_path, capsys, caplog,
+                                                           command):
+    path = _store_with_a_bad_row(stored, tmp_path)
+    extra = ["--out", str(tmp_path / "pages")] if command[0] == "leaderboard" else []
+    assert main([*command, "--store", str(path), *extra]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert [r.getMessage() for r in caplog.records if "row 2" in r.getMessage()] == [
+        f"warning: results store {path}, row 2: record schema 7 is newer than this bench "
+        f"reads (2); upgrade lazy-artist-bench; skipped"]
+
+
+def test_run_refuses_a_store_with_a_bad_row_before_training(stored, tmp_path, capsys):
+    path = _store_with_a_bad_row(stored, tmp_path)
+    before = path.read_bytes()
+    assert _run(path, "--seeds", "2") == 2
+    err = capsys.readouterr().err
+    assert "row 2: record schema 7" in err and "nothing was run" in err
+    assert len(err.strip().splitlines()) == 1
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["run", "--method", "erm"], ["sweep", "--methods", "erm",
+                                                                  "--dry-run"]])
+def test_a_zero_conflict_ratio_warns_why(tmp_path, capsys, command):
+    """Legal, but no validation image is conflicting: the selection that reads them is NaN."""
+    assert main([*command, *TINY, "--conflict-ratio", "0", "--store",
+                 str(tmp_path / "r.sqlite")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: --conflict-ratio 0: no training or validation image is bias-conflicting" \
+        in err and "scores NaN" in err

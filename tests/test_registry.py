@@ -131,3 +131,51 @@ def test_bench_list_works_with_a_broken_plugin_installed(tmp_path):
     assert "erm" in shown.stdout and "Traceback" not in shown.stderr
     [line] = [line for line in shown.stderr.splitlines() if line.strip()]
     assert line.startswith("warning: skipped the method plugin 'broken-method'")
+
+
+def _plugins_that_are_not_methods(folder: Path) -> Path:
+    """Two installed entry points that pass the import but are not usable methods: one names
+    an object that is not a Method, one module calls sys.exit when imported."""
+    dist = folder / "odd_bench_plugins-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: odd-bench-plugins\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text("[bench.methods]\n"
+                                           "not-a-method = json:dumps\n"
+                                           "exits-on-import = exits_on_import:Method\n")
+    (folder / "exits_on_import.py").write_text("import sys\nsys.exit(3)\n")
+    return folder
+
+
+def test_plugins_that_are_not_methods_or_exit_on_import_are_skipped(tmp_path, monkeypatch,
+                                                                     caplog):
+    monkeypatch.syspath_prepend(str(_plugins_that_are_not_methods(tmp_path)))
+    fresh: Registry = Registry("method", "bench.methods", ("bench.methods",),
+                               plugin_check="bench.method:check_method_class")
+    with caplog.at_level("WARNING", logger="bench.registry"):
+        names = fresh.names()                      # neither raises nor exits
+    assert "not-a-method" not in names and "exits-on-import" not in names
+    warnings = sorted(r.getMessage() for r in caplog.records)
+    assert len(warnings) == 2 and all("\n" not in w for w in warnings)
+    assert "'exits-on-import'" in warnings[0] and "SystemExit: 3" in warnings[0]
+    assert "'not-a-method'" in warnings[1] and "not a bench.method.Method" in warnings[1]
+
+
+def test_bench_list_works_with_plugins_that_are_not_methods(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(_plugins_that_are_not_methods(tmp_path)), os.environ.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)}
+    shown = subprocess.run([sys.executable, "-m", "bench", "list"], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    assert "erm" in shown.stdout and "Traceback" not in shown.stderr
+    lines = [line for line in shown.stderr.splitlines() if line.strip()]
+    assert len(lines) == 2 and all(line.startswith("warning: skipped the method plugin")
+                                   for line in lines)
+
+
+def test_a_name_that_is_not_a_plain_name_is_refused():
+    reg: Registry = Registry("widget")
+    for bad in ("has space", "../up", "<b>", "a|b", "", "x" * 101):
+        with pytest.raises(RegistryError, match="use letters, digits"):
+            reg.add(bad, object())

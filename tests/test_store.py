@@ -209,3 +209,49 @@ def test_a_runs_table_of_another_schema_is_named(tmp_path):
     with pytest.raises(StoreError, match=r"columns \(id, name\).*missing key") as err:
         Store(path)
     assert "--store" in str(err.value) and "\n" not in str(err.value)
+
+
+def _insert_raw(path, key: str, blob: str, status: str = "completed") -> None:
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO runs (key, spec_hash, seed, status, method, dataset, source, "
+                "created_at, record) VALUES (?, '', 0, ?, 'erm', 'colored', 'mnist-5k', '', ?)",
+                (key, status, blob))
+    con.commit()
+    con.close()
+
+
+def _bad_rows_store(path) -> dict[int, str]:
+    """A store with one good record and four rows that are not: row id -> what is wrong."""
+    import json
+    with Store(path) as store:
+        store.put(_record(0))
+    good = json.loads(json.dumps(_record(1).to_json_dict()))
+    _insert_raw(path, "k/1", "{not json")
+    _insert_raw(path, "k/2", json.dumps({k: v for k, v in good.items() if k != "metrics"}))
+    _insert_raw(path, "k/3", json.dumps({**good, "schema_version": 99}))
+    _insert_raw(path, "k/4", json.dumps(good))            # its key column is not its key
+    return {2: "not JSON", 3: "missing field(s) metrics", 4: "schema 99 is newer",
+            5: "key column"}
+
+
+def test_bad_rows_are_named_by_id_and_skipped_with_one_warning_each(tmp_path, caplog):
+    path = tmp_path / "r.sqlite"
+    expected = _bad_rows_store(path)
+    with caplog.at_level("WARNING", logger="bench.store"):
+        with Store(path, readonly=True) as store:
+            assert [r.seed for r in store.records()] == [0]
+            store.records()                                 # read again: no second warning
+            bad = dict(store.bad_rows())
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == len(expected)
+    for (row, what), warning in zip(sorted(expected.items()), warnings):
+        assert f"row {row}:" in warning and what in warning and "\n" not in warning
+        assert what in bad[row]
+
+
+def test_a_store_with_bad_rows_is_refused_before_training(tmp_path):
+    path = tmp_path / "r.sqlite"
+    _bad_rows_store(path)
+    with Store(path) as store:
+        with pytest.raises(StoreError, match=r"4 row\(s\).*row 2: not JSON.*IN \(2, 3, 4, 5\)"):
+            store.check_rows()

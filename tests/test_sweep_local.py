@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import sweep_probe  # noqa: F401  (registers "sweep-probe"; workers import it by name)
+from live_processes import HAS_PROC, is_alive
 from bench.cli import main
 from bench.hooks import HookOptions
 from bench.method import Progress
@@ -136,16 +137,7 @@ def test_workers_progress_reaches_the_driver_and_ends_with_each_record():
         assert [e[1] for e in mine[-2:]] == ["finish", "record"]
 
 
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (Linux /proc)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.skipif(not HAS_PROC, reason="reads /proc (Linux)")
 @pytest.mark.parametrize("command", [
     ["run", "--method", "sweep-probe", "--seeds", "2"],
     ["sweep", "--methods", "sweep-probe", "--seeds", "2"],
@@ -166,15 +158,34 @@ def test_sigkill_of_the_driver_leaves_no_worker_running(command, tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline, "workers never started"
             time.sleep(0.2)
         workers = [int(p.name) for p in marks.iterdir()]
-        assert all(_alive(pid) for pid in workers)
+        assert all(is_alive(pid) for pid in workers)
         proc.kill()                                   # SIGKILL, the driver only
         proc.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        while any(is_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert [pid for pid in workers if _alive(pid)] == []
+        assert [pid for pid in workers if is_alive(pid)] == []
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)       # whatever a failure left behind
         except ProcessLookupError:
             pass
+
+
+def test_stop_terminates_workers_that_are_running_a_job():
+    """On Python 3.9-3.13 the pool's shutdown() forgets its processes: the stop must take them
+    first, or a worker in the middle of a run trains on to the end of it."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from bench.sweep.local import _stop
+    pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    running = [pool.submit(time.sleep, 600) for _ in range(2)]
+    processes = list(pool._processes.values())
+    deadline = time.monotonic() + 120
+    while not all(f.running() for f in running) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _stop(pool)
+    for process in processes:
+        process.join(timeout=10)
+    assert [p.pid for p in processes if p.is_alive()] == []

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from live_processes import wait_until_gone
+
 pytestmark = pytest.mark.slow   # spawns and kills sweep processes: end to end
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
@@ -54,32 +56,12 @@ def _start_and_wait_for_first_result(store: str, log: Path) -> subprocess.Popen:
     return proc
 
 
-def _live_group_members(pgid: int) -> list[int]:
-    """Processes (zombies excepted) still in the process group, read from /proc (Linux)."""
-    live = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            live.append(int(stat.parent.name))
-    return live
-
-
-def _wait_until_gone(pgid: int, seconds: float = 20) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while _live_group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return _live_group_members(pgid)
-
-
 def test_sigkill_mid_sweep_then_rerun_finishes_without_duplicates(tmp_path):
     store = os.environ["BENCH_STORE"]
     proc = _start_and_wait_for_first_result(store, tmp_path / "first.log")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert _wait_until_gone(proc.pid) == []
+    assert wait_until_gone(proc.pid) == []
     before = {k: r for k, r in _rows(store).items() if r[1] == "completed"}
     assert 1 <= len(before) < TOTAL, "the kill must land mid-sweep"
 
@@ -102,7 +84,7 @@ def test_ctrl_c_stops_workers_and_keeps_completed_runs(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)              # what a terminal's Ctrl-C does
     assert proc.wait(timeout=60) == 130, log.read_text()
     assert "sweep interrupted" in log.read_text()
-    assert _wait_until_gone(proc.pid) == []         # no worker left running
+    assert wait_until_gone(proc.pid) == []         # no worker left running
     rows = _rows(store)
     completed = [r for r in rows.values() if r[1] == "completed"]
     assert 1 <= len(completed) < TOTAL

@@ -69,3 +69,52 @@ def test_slurm_options_are_checked_before_anything_runs(tmp_path, capsys):
     code = main([*SWEEP, "--gpus-per-run", "0.5", "--store", str(tmp_path / "s.sqlite")])
     err = capsys.readouterr().err
     assert code == 2 and "SLURM reserves whole GPUs" in err and "Traceback" not in err
+
+
+def test_slurm_without_slurm_fails_fast_and_names_the_fix(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))            # no sbatch, no srun
+    args = [a for a in SWEEP if a != "--slurm-local"]
+    assert main([*args, "--store", str(tmp_path / "s.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "SLURM is not available here" in err and "--slurm-local" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CPU-only machine")
+def test_slurm_local_resolves_the_device_where_the_jobs_run(tmp_path, monkeypatch):
+    """``--slurm-local`` runs the array on this machine: ``--device auto`` is this machine's
+    device (cpu here), and no GPU is reserved."""
+    import bench.sweep.slurm_launcher as slurm
+    seen = {}
+    monkeypatch.setattr(slurm, "run_slurm", lambda jobs, settings, on_record, options:
+                        seen.update(device=settings.device, gpus=options.gpus_per_run))
+    args = [a if a != "cpu" else "auto" for a in SWEEP]
+    assert main([*args, "--store", str(tmp_path / "s.sqlite")]) == 0
+    assert seen == {"device": "cpu", "gpus": 0}
+
+
+class _Task:
+    def __init__(self, job_id: str):
+        self.job_id, self.cancelled = job_id, False
+
+    def cancel(self, check: bool = True) -> None:
+        self.cancelled = True
+
+
+def test_an_interrupted_array_is_cancelled_or_the_command_to_do_it_printed(monkeypatch,
+                                                                              capsys):
+    import subprocess
+
+    from bench.sweep.slurm_launcher import cancel_array
+    calls = []
+
+    def scancel(argv, **kwargs):
+        calls.append(argv)
+        raise FileNotFoundError("scancel")
+    monkeypatch.setattr(subprocess, "run", scancel)
+    cancel_array([_Task("4321_0"), _Task("4321_1")], "slurm")
+    assert calls == [["scancel", "4321"]]                 # one call for the whole array
+    assert "cancel them with: scancel 4321" in capsys.readouterr().err
+    local = [_Task("1"), _Task("2")]
+    cancel_array(local, "local")
+    assert all(t.cancelled for t in local)

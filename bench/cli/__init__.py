@@ -6,6 +6,7 @@ import importlib
 import sys
 
 from bench.errors import BenchError, one_line
+from bench.interrupts import describe, exit_code, sigterm_as_interrupt
 from bench.registry import RegistryError
 
 # Each module defines ``add_parser(subparsers)``, which sets ``func`` on its parser.
@@ -33,13 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():         # SIGTERM stops a command as Ctrl-C does
+            return int(args.func(args) or 0)
     except (BenchError, RegistryError) as exc:
         sys.stderr.write(f"bench {args.command}: error: {one_line(exc)}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"bench {args.command}: interrupted; finished seeds are stored\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"bench {args.command}: {describe(exc)}; finished seeds are stored\n")
+        return exit_code(exc)
 
 
 if __name__ == "__main__":

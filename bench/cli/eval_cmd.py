@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     source = resolve_source(args.source, args.data_root, args.allow_unofficial_data)
     store = Store(args.store)
     store.check_writable()
+    store.check_rows()                  # before any evaluation is paid for
     console = Console(soft_wrap=True)
     for seed in range(args.seeds):
         record = evaluate_model(model, backbone=backbone, weights_sha256=sha, source=source,

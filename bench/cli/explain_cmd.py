@@ -56,7 +56,7 @@ def load_run(ref: str, store_path, device) -> tuple[RunRecord, object, str]:
         from bench.zoo import load_reference
         model, record = load_reference(ref)
         return record, model.to(device), ref[len("zoo:"):].replace("/", "-")
-    with Store(store_path) as store:
+    with Store(store_path, readonly=True) as store:
         record = find_record(store, ref)
         path = kept_weights_path(store.path, record.key)
     return record, load_model(path, device, record=record), str(record.id)

@@ -8,9 +8,11 @@ from pathlib import Path
 from bench.leaderboard import code_versions, gradcam_figure, pages
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import protocol_of
-from bench.leaderboard.readme_block import update_readme
+from bench.errors import ConfigError
+from bench.leaderboard.readme_block import check_readme, update_readme
 from bench.leaderboard.sources import (RECORDS_DIR, conflicts, describe_conflict, export,
-                                       load_failures, merge, read_records_dir, read_store)
+                                       failures, load_failures, merge, read_records_dir,
+                                       read_store)
 from bench.store import default_store_path
 from bench.weights import legacy_weights_dir_for, weights_dir_for
 
@@ -28,8 +30,9 @@ def add_parser(sub) -> None:
                         "when it exists)")
     p.add_argument("--no-store", action="store_true",
                    help="read only the record files (what the committed pages are built from)")
-    p.add_argument("--records", type=Path, default=RECORDS_DIR,
-                   help=f"folder of exported *.jsonl records (default: {RECORDS_DIR})")
+    p.add_argument("--records", type=Path, default=None,
+                   help=f"folder of exported *.jsonl records (default: {RECORDS_DIR}; a "
+                        f"folder given here must exist)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"where pages and figures go (default: {DEFAULT_OUT}; the committed "
                         f"pages: --out {COMMITTED_OUT})")
@@ -44,7 +47,11 @@ def add_parser(sub) -> None:
                         "(default: $BENCH_DATA_ROOT, else the MNIST shipped with the suite)")
     p.add_argument("--readme", type=Path, default=None,
                    help="also write the headline table into this file's "
-                        "'<!-- leaderboard:start/end -->' block (e.g. README.md)")
+                        "'<!-- leaderboard:start/end -->' block (e.g. README.md); a table "
+                        "there is never replaced by an empty one unless asked")
+    p.add_argument("--allow-empty-headline", action="store_true",
+                   help="let --readme replace the headline table with 'no runs' when no "
+                        "record of the main protocol is read")
     p.add_argument("--export", action="store_true",
                    help="first add the store's completed records to <records>/<protocol>.jsonl")
     p.add_argument("--replace-committed", action="store_true",
@@ -132,6 +139,11 @@ def report_conflicts(pairs: list, replaced: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.records is None:
+        args.records = RECORDS_DIR
+    elif not args.records.is_dir() and not args.export:   # a typo would read no records
+        raise ConfigError(f"--records {args.records}: no such folder (the committed records "
+                          f"are in {RECORDS_DIR})")
     from bench import zoo_export
     if args.selection is not None:
         from bench.leaderboard.selection_view import check_view_rule
@@ -145,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     stored = read_store(store_path) if store_path is not None else []
     committed = read_records_dir(args.records)
     report_conflicts(conflicts(committed, stored), args.replace_committed)
+    if args.readme:     # before anything is written (an export adds no run the check misses)
+        check_readme(args.readme, merge(committed, stored) + failures(committed, stored),
+                     args.allow_empty_headline)
     if args.export:
         if store_path is None:
             sys.stderr.write("bench leaderboard: --export needs a results store (--store PATH)\n")
@@ -165,9 +180,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"note: {len(store_only)} record(s) come from the store only, so the "
                          f"pages cannot be regenerated from {args.records} alone; add "
                          f"--export to commit them\n")
+    failed = load_failures(store_path, args.records)   # counted in the rows, not shown
     if not args.no_figures:
         draw_gradcam_figures(args, store_path, records)
-    failed = load_failures(store_path, args.records)   # counted in the rows, not shown
     rendered, planned = pages.render(records + failed, MethodCatalog.from_registry(),
                                      regenerate_command(args), figures_in=args.out,
                                      selection=args.selection,

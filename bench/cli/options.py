@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Iterable
 
 from bench.datasets.colored_mnist import MODES, ColoredMNISTSpec
 from bench.errors import ConfigError
@@ -53,6 +54,26 @@ def positive_int(text: str) -> int:
 def check_ratio(value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"--conflict-ratio {value}: must be between 0 and 1 (e.g. 0.05)")
+
+
+def check_jitter(value: float) -> None:
+    if not 0.0 <= value < float("inf"):
+        raise ConfigError(f"--jitter {value}: must be 0 or more (a colour std, e.g. 0.05)")
+
+
+def data_warnings(ratios: Iterable[float], mode: str, jitter: float) -> list[str]:
+    """Legal data options that are almost certainly mistakes, each with why."""
+    out = []
+    if 0.0 in tuple(ratios):
+        out.append("--conflict-ratio 0: no training or validation image is bias-conflicting, "
+                   "so val-conflicting selection (the default with bias labels) scores NaN "
+                   "every epoch and methods that upweight conflicting images find none; the "
+                   "test splits still measure the bias")
+    if mode == "background" and jitter > 0:
+        out.append(f"--jitter {jitter} does nothing with --mode background (it jitters "
+                   f"foreground colours) but makes runs of their own spec; drop it or use "
+                   f"--mode foreground")
+    return out
 
 
 def add_selection_option(p: argparse.ArgumentParser) -> None:

@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with Store(args.store) as store:
+    with Store(args.store, readonly=True) as store:
         records = store.records(method=args.method, status=args.status)
     if args.format != "table":
         if args.out is None:

@@ -8,7 +8,7 @@ import warnings
 from rich.markup import escape
 
 from bench.cli.options import add_data_options, add_parallel_options, add_selection_option, \
-    check_ratio, data_spec, positive_int
+    check_jitter, check_ratio, data_spec, data_warnings, positive_int
 from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
@@ -17,6 +17,7 @@ from bench.harness import make_spec, resolve_device
 from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
 from bench.registry import BACKBONES, DATASETS, METHODS
+from bench.seeds import check_seeds
 from bench.store import Store
 from bench.summary import summary_metrics, summary_rows
 from bench.sweep.grid import Job
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     DATASETS.get(args.dataset)
     BACKBONES.get(args.backbone)
     check_ratio(args.conflict_ratio)
+    check_jitter(args.jitter)
+    check_seeds(args.first_seed, args.seeds)
+    for warning in data_warnings((args.conflict_ratio,), args.mode, args.jitter):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     pairs = list(args.overrides)
     if args.epochs is not None:
         field = method_cls.epochs_field
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if store.ingested:
         console.print(f"added {len(store.ingested)} result(s) kept from an earlier failed write")
     store.check_writable()
+    store.check_rows()                           # before any training is paid for
     hook_options = dataclasses.replace(hook_options, weights_dir=weights_dir_for(store.path))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     console.print(f"[bold]{args.method}[/] on {args.dataset} ({source}, r={args.conflict_ratio}, "

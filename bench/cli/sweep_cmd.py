@@ -12,12 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.cli.options import add_data_options, add_parallel_options, add_selection_option, \
-    positive_int
+    check_jitter, data_warnings, positive_int
 from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
 from bench.errors import ConfigError
 from bench.harness import resolve_device
+from bench.interrupts import describe, exit_code
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store, default_store_path
 from bench.summary import summary_metrics, summary_rows
@@ -126,6 +127,9 @@ def sweep(args: argparse.Namespace) -> int:
         METHODS.get(method)
     DATASETS.get(grid.dataset)
     BACKBONES.get(grid.backbone)
+    check_jitter(grid.jitter)
+    for warning in data_warnings(grid.conflict_ratios, grid.mode, grid.jitter):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     data_root = Path(grid.data_root) if grid.data_root else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -133,10 +137,12 @@ def sweep(args: argparse.Namespace) -> int:
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     jobs = expand(grid, source)
-    store = Store(args.store)
+    # a dry run only reads: it never creates the store
+    store = Store(args.store, readonly=args.dry_run, missing_ok=args.dry_run)
     todo = plan(jobs, store.completed_keys()).todo
-    # On Ray or SLURM the runs' nodes, not this one, have (or lack) the GPU
-    remote_launcher = args.launcher in ("ray", "slurm")
+    # On Ray or SLURM the runs' nodes, not this one, have (or lack) the GPU; --slurm-local runs
+    # them here, so the device resolves here
+    remote_launcher = args.launcher == "ray" or (args.launcher == "slurm" and not args.slurm_local)
     device = grid.device if remote_launcher and grid.device in ("auto", "cuda") else \
         str(resolve_device(grid.device))
     workers = min(args.workers or default_workers(device, len(todo)), max(1, len(todo)))
@@ -151,6 +157,7 @@ def sweep(args: argparse.Namespace) -> int:
         print_summary(store, jobs, varied, args.wide)
         return 0
     store.check_writable()
+    store.check_rows()                 # before any training is paid for
     remote = args.launcher == "ray" and args.ray_address is not None
     if remote and args.keep_weights:
         console.print("note: weights are not kept on a remote Ray cluster (they would land "
@@ -186,11 +193,12 @@ def sweep(args: argparse.Namespace) -> int:
     try:
         with board:
             launch(args, todo, settings, workers, on_record, progress_for, slurm)
-    except KeyboardInterrupt:
-        console.print(f"sweep interrupted: {board.done} runs stored, {len(todo) - board.done} "
-                      f"not run; run the same command again to finish them")
+    except KeyboardInterrupt as exc:    # Ctrl-C or SIGTERM (bench.interrupts)
+        console.print(f"sweep {describe(exc)}: {board.done} runs stored, "
+                      f"{len(todo) - board.done} not run; run the same command again to "
+                      f"finish them")
         store.close()
-        return 130
+        return exit_code(exc)
     console.print(f"sweep finished in {format_seconds(time.perf_counter() - start)}: "
                   f"{len(todo) - failed} completed, {failed} failed")
     print_summary(store, jobs, varied, args.wide)
@@ -213,7 +221,9 @@ def launch(args, todo, settings: WorkerSettings, workers: int, on_record,
 
 
 def slurm_options(args, device: str):
-    from bench.sweep.slurm_launcher import SlurmOptions
+    from bench.sweep.slurm_launcher import SlurmOptions, check_slurm_available
+    if not args.slurm_local:
+        check_slurm_available()
     gpus = args.gpus_per_run
     if gpus is None:
         gpus = 1 if device in ("cuda", "auto") else 0

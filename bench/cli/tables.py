@@ -11,6 +11,9 @@ from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from bench.escape import CONTROL
 
 NARROW_WIDTH = 100
 WIDE_WIDTH = 10_000           # "as wide as the table": rich never pads a table to the console
@@ -22,11 +25,20 @@ def add_wide_option(p) -> None:
                         f"columns)")
 
 
+class TextTable(Table):
+    """A rich Table whose string cells are shown as they are: a cell is data (a method name, a
+    hyperparameter value), never rich markup or a terminal escape sequence."""
+
+    def add_row(self, *cells, **kwargs) -> None:
+        super().add_row(*(Text(CONTROL.sub("?", c)) if isinstance(c, str) else c
+                          for c in cells), **kwargs)
+
+
 def new_table(title: str, columns: Iterable[str], folding: Iterable[str] = ()) -> Table:
     """A compact table (no outer frame, two spaces between columns); ``folding`` names the
-    columns allowed to wrap, all others keep their full width."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  padding=(0, 1, 0, 0))
+    columns allowed to wrap, all others keep their full width. Cells are plain text."""
+    table = TextTable(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      padding=(0, 1, 0, 0))
     folding = set(folding)
     for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col not in folding)

@@ -12,6 +12,7 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
+from bench.escape import markdown_text
 from bench.record import RunRecord
 
 CODE_VERSIONS_FILE = "code-versions.json"
@@ -83,7 +84,7 @@ def code_version_lines(rows, known: dict[str, dict[str, str]]) -> list[str]:
         for value, recs in sorted(versions.items(), key=lambda kv: min(r.seed for r in kv[1])):
             seeds = ", ".join(str(r.seed) for r in recs)
             commits = ", ".join(sorted({(r.git_commit or "unknown")[:7] for r in recs}))
-            name = f"`{value[:8]}`" if value else "unknown"
+            name = f"`{markdown_text(value[:8])}`" if value else "unknown"   # record text
             parts.append(f"{name} (seeds {seeds}; commits {commits})")
         notes.append(f"- `{row.label}`: " + "; ".join(parts) + ".")
     if not notes:

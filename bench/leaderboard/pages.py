@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from bench.escape import confined, markdown_text, shell_option
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.gradcam_figure import planned_gradcam
 from bench.leaderboard.plan import PlannedFigure, protocol_figures, ratio_figures
@@ -86,8 +87,10 @@ def run_commands(row: Row, protocol: Protocol) -> list[str]:
     sets += _diagnostics_option(spec.extras)
     commands = []
     for first, count in _seed_ranges(row.seeds):
-        seeds = f"--seeds {count}" if first == 0 else f"--first-seed {first} --seeds {count}"
-        commands.append(" ".join(["bench run", f"--method {spec.method}", seeds, *data, *sets]))
+        seeds = [f"--seeds {count}"] if first == 0 else [f"--first-seed {first}",
+                                                          f"--seeds {count}"]
+        options = [f"--method {spec.method}", *seeds, *data, *sets]
+        commands.append(" ".join(["bench run", *map(shell_option, options)]))   # values quoted
     return commands
 
 
@@ -132,9 +135,9 @@ def environment_lines(records: list[RunRecord]) -> list[str]:
     lines = ["| package | version (runs) |", "|---|---|"]
     for package in sorted(versions):
         text = ", ".join(f"{v} ({n})" for v, n in sorted(versions[package].items()))
-        lines.append(f"| {package} | {text} |")
-    commits = sorted({r.git_commit[:12] for r in records if r.git_commit})
-    dates = sorted(r.created_at for r in records)
+        lines.append(f"| {markdown_text(package)} | {markdown_text(text)} |")
+    commits = sorted({markdown_text(r.git_commit[:12]) for r in records if r.git_commit})
+    dates = sorted(markdown_text(r.created_at) for r in records)
     lines.append("")
     lines.append(f"Bench commits: {', '.join(f'`{c}`' for c in commits) or 'unknown'}. "
                  f"Runs recorded from {dates[0]} to {dates[-1]}.")
@@ -157,8 +160,10 @@ def failed_only_lines(rows: list[Row], records: list[RunRecord]) -> list[str]:
     for spec_hash, failed in sorted(failed_seeds(records).items()):
         if spec_hash not in shown:
             spec = failed[0].spec
-            lines.append(f"- `{spec.method}` [{spec_hash[:8]}]: {plural(len(failed), 'run')} "
-                         f"failed, none completed (first error: {failed[0].error or 'unknown'}).")
+            error = markdown_text(failed[0].error or "unknown")
+            lines.append(f"- `{markdown_text(spec.method)}` [{spec_hash[:8]}]: "
+                         f"{plural(len(failed), 'run')} failed, none completed (first error: "
+                         f"{error}).")
     return ["## Failed runs without a row", "", *lines, ""] if lines else []
 
 
@@ -216,7 +221,7 @@ def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
     lines += ["```", ""]
     extras = [(row.label, row.records[0].spec.extras) for row in rows if row.records[0].spec.extras]
     for label, extra in extras:
-        shown = "; ".join(format_extra(k, v) for k, v in sorted(extra.items()))
+        shown = markdown_text("; ".join(format_extra(k, v) for k, v in sorted(extra.items())))
         lines.append(f"- `{label}` ran with {shown}.")
     if extras:
         lines.append("")
@@ -332,12 +337,13 @@ def write(out: Path, pages: dict[str, str], planned: list[PlannedFigure],
     """Writes the pages (and figures unless ``draw_figures`` is False: then figures already
     there are left as they are). Returns the files written, sorted."""
     written = []
+    targets = {name: confined(out, name) for name in pages}   # all checked before any write
+    figure_targets = [confined(out, fig.path) for fig in planned] if draw_figures else []
     out.mkdir(parents=True, exist_ok=True)
     for name, text in pages.items():
-        path = out / name
+        path = targets[name]
         path.write_bytes(text.encode("utf-8"))  # bytes: no platform newline translation
         written.append(path)
-    if draw_figures:
-        for fig in planned:
-            written.append(fig.draw(out / fig.path))
+    for fig, path in zip(planned, figure_targets):
+        written.append(fig.draw(path))
     return sorted(written)

@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from bench.escape import markdown_text
 from bench.leaderboard import figures
 from bench.leaderboard.format import per_seed_text
 from bench.leaderboard.protocol import Protocol
@@ -106,10 +107,11 @@ def _settings_label(row: Row) -> tuple[str, str]:
     extras = {k: v for k, v in spec.extras.items() if k not in NOT_TRAINING}
     key = json.dumps([spec.method, spec.hparams, extras], sort_keys=True)
     if row.non_default is None:
-        return key, f"{spec.method} [{hashlib.sha256(key.encode()).hexdigest()[:6]}]"
+        return key, markdown_text(f"{spec.method} "
+                                  f"[{hashlib.sha256(key.encode()).hexdigest()[:6]}]")
     parts = [f"{k}={format_value(v)}" for k, v in row.non_default.items()]
     parts += [f"{k}={format_value(v)}" for k, v in sorted(extras.items())]
-    return key, f"{spec.method} ({', '.join(parts)})" if parts else spec.method
+    return key, markdown_text(f"{spec.method} ({', '.join(parts)})" if parts else spec.method)
 
 
 def ratio_figures(rows_by_protocol: dict[Protocol, list[Row]]) -> list[PlannedFigure]:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 from bench.backbones import BACKBONE_NOTES, BASELINE
 from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.escape import markdown_text, slug_part
 from bench.record import RunRecord
 
 # The headline protocol. Its backbone is the layout ``baseline`` stands for today, so pages of
@@ -78,7 +79,7 @@ class Protocol:
         if self.dataset != "colored":
             text += f" · trained on {self.dataset}"
         for key, value in self.non_default_fields().items():
-            text += f" · {key} = {json.dumps(value)}"
+            text += f" · {markdown_text(key)} = {markdown_text(json.dumps(value))}"
         return text
 
     def non_default_fields(self) -> dict:
@@ -94,8 +95,11 @@ def protocol_of(record: RunRecord) -> Protocol:
     data = record.spec.data
     rest = {k: v for k, v in data.items() if k not in _HEADLINE_FIELDS and k != "seed"}
     rest = {**json.loads(DEFAULT_REST), **json.loads(json.dumps(rest))}
-    return Protocol(str(data.get("source", "?")), str(data.get("mode", "background")),
-                    record.spec.backbone, record.spec.dataset, json.dumps(rest, sort_keys=True),
+    # The names become the page's file name and text: plain names (records are checked to
+    # hold nothing else, see bench.record_schema; a record made in code is made safe here).
+    return Protocol(slug_part(data.get("source", "?")),
+                    slug_part(data.get("mode", "background")), slug_part(record.spec.backbone),
+                    slug_part(record.spec.dataset), json.dumps(rest, sort_keys=True),
                     float(data.get("conflict_ratio", -1.0)))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.errors import ConfigError
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import group_by_protocol
 from bench.leaderboard.tables import build_rows, render_table
@@ -36,6 +37,26 @@ def replace_block(text: str, block: str) -> str:
     if start < 0 or end < start:
         return text
     return text[:start + len(START)] + "\n" + block + text[end:]
+
+
+def check_readme(path: Path, records: list[RunRecord], allow_empty: bool = False) -> None:
+    """Before anything is written: ``path`` has the marked block, and a block that holds a
+    table is not emptied (no completed run of the main protocol: a mistyped ``--records`` or
+    ``--store``) unless ``allow_empty``. One-line ConfigErrors."""
+    if not path.is_file():
+        raise ConfigError(f"--readme {path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ConfigError(f"--readme {path}: no '{START}' ... '{END}' block to write into")
+    has_table = any(line.startswith("|") for line in text[start:end].splitlines())
+    main = [r for p, recs in group_by_protocol(records).items() if p.is_main
+            for r in recs if r.status == "completed"]
+    if has_table and not main and not allow_empty:
+        raise ConfigError(f"--readme {path}: no completed run of the main protocol among the "
+                          f"records read, so its headline table would be replaced by an empty "
+                          f"one; check --records and --store, or pass --allow-empty-headline "
+                          f"(nothing was written)")
 
 
 def update_readme(path: Path, records: list[RunRecord], catalog: MethodCatalog,

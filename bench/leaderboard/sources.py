@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from bench.errors import DataError
+from bench.escape import confined
 from bench.record import RunRecord
+from bench.record_schema import RecordError, record_from_text
 from bench.store import Store
 
 RECORDS_DIR = Path("leaderboards") / "records"
@@ -28,13 +30,19 @@ def record_line(record: RunRecord) -> str:
 
 
 def read_jsonl(path: Path) -> list[RunRecord]:
+    """Every record of a ``.jsonl`` file, each checked (:mod:`bench.record_schema`); the first
+    line that is not a record is a one-line error naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the record file ({exc})") from None
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            out.append(RunRecord.from_json_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as exc:
+            out.append(record_from_text(line))
+        except RecordError as exc:
             raise DataError(f"{path}:{number}: not a run record ({exc}); fix or remove the "
                             f"line (files are written by bench results --format jsonl)") from None
     return out
@@ -57,7 +65,7 @@ def read_store(path: Path) -> list[RunRecord]:
     if not path.exists():
         raise DataError(f"results store {path} does not exist; pass --store with an existing "
                         f"database or --no-store to use the record files only")
-    with Store(path) as store:
+    with Store(path, readonly=True) as store:
         return store.records()   # merge() keeps the completed, failures() the failed
 
 
@@ -104,10 +112,11 @@ def export(store_records: Iterable[RunRecord], folder: Path,
     for rec in store_records:
         if rec.status in ("completed", "failed"):
             by_file.setdefault(file_name(rec), []).append(rec)
+    paths = {name: confined(folder, f"{name}.jsonl") for name in by_file}   # before writing
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in sorted(by_file):
-        path = folder / f"{name}.jsonl"
+        path = paths[name]
         existing = read_jsonl(path) if path.exists() else []
         records = merge(existing, by_file[name], store_wins)
         records += failures(existing, by_file[name])   # a failure not rerun stays counted
@@ -131,6 +140,6 @@ def load_failures(store_path: Path | None, records_dir: Path | None) -> list[Run
     files = read_records_dir(records_dir) if records_dir is not None else []
     stored = []
     if store_path is not None and store_path.exists():
-        with Store(store_path) as store:
+        with Store(store_path, readonly=True) as store:
             stored = store.records()
     return failures(files, stored)

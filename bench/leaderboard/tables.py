@@ -18,6 +18,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bench.escape import markdown_text
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.cells import NOT_MEASURED as MISSING, valid_value
 from bench.leaderboard.format import value_cell
@@ -196,11 +197,13 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
         # was reclassified since, the row says so (newer records state their own class)
         recorded = sorted({r.supervision for r in recs if r.selection_rule is None}
                           - {supervision})
-        rows.append(Row(labels[spec_hash], spec.method, spec_hash, supervision,
+        # label and supervision carry record text into every page and figure: escaped once
+        rows.append(Row(markdown_text(labels[spec_hash]), spec.method, spec_hash,
+                        markdown_text(supervision),
                         catalog.is_reference(spec.method), recs,
                         catalog.non_default(spec.method, spec.hparams),
                         failed=len(failed.get(spec_hash, ())),
-                        recorded_supervision=", ".join(recorded) or None))
+                        recorded_supervision=markdown_text(", ".join(recorded)) or None))
     rank_rows(rows)
     return order_rows(rows)
 

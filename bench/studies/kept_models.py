@@ -28,7 +28,7 @@ def stored_model(method: str, data: ColoredMNISTSpec, seed: int, store: Path | s
     its diagnostics' settings into the key, and which diagnostics ran does not change the
     trained weights."""
     wanted = _without_extras(make_spec(method, {}, data, backbone=backbone))
-    with Store(store) as opened:
+    with Store(store, readonly=True) as opened:
         matches = sorted((r for r in opened.records(method=method, status="completed")
                           if r.seed == seed and _without_extras(r.spec) == wanted),
                          key=lambda r: r.key)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
 from bench.record import RunSpec
 from bench.registry import METHODS
+from bench.seeds import MAX_RUNS, check_seeds
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class SweepGrid:
             raise ConfigError(f"epochs = {self.epochs}: expected a positive number of epochs")
         if self.seeds < 1:
             raise ConfigError(f"seeds = {self.seeds}: expected a positive number of seeds")
+        check_seeds(self.first_seed, self.seeds, "first_seed")
         for r in self.conflict_ratios:
             if not 0.0 <= r <= 1.0:
                 raise ConfigError(f"conflict ratio {r}: must be between 0 and 1 (e.g. 0.05)")
@@ -192,8 +195,7 @@ def _method_overrides(method: str, sets, epochs: int | None = None) -> list[dict
     """The product of the grid's value lists over the hyperparameters this method has;
     ``epochs`` sets the method's main training length unless a list sets that field."""
     cls = METHODS.get(method)
-    names = {f.name for f in dataclasses.fields(cls.Hparams)}
-    mine = [(k, vals) for k, vals in sets if k in names]
+    mine = [(k, vals) for k, vals in sets if k in _fields(method)]
     if epochs is not None and cls.epochs_field not in dict(mine):
         mine.append((cls.epochs_field, (str(epochs),)))
     combos = []
@@ -203,16 +205,24 @@ def _method_overrides(method: str, sets, epochs: int | None = None) -> list[dict
     return combos
 
 
+def _fields(method: str) -> set[str]:
+    return {f.name for f in dataclasses.fields(METHODS.get(method).Hparams)}
+
+
 def expand(grid: SweepGrid, source: str) -> list[Job]:
     """All jobs of the grid, ordered so that jobs sharing data (ratio, seed) are adjacent.
 
     A ``set`` key applies to every method with that hyperparameter; a key no method has is a
     typo and raises. ``source`` is the resolved digit source (never ``auto``)."""
     for key, _ in grid.sets:
-        if not any(key in {f.name for f in dataclasses.fields(METHODS.get(m).Hparams)}
-                   for m in grid.methods):
+        if not any(key in _fields(m) for m in grid.methods):
             raise ConfigError(f"set {key}: none of {', '.join(grid.methods)} has a "
                               f"hyperparameter named {key!r}")
+    count = len(grid.conflict_ratios) * grid.seeds * sum(
+        math.prod(len(values) for key, values in grid.sets if key in _fields(m))
+        for m in dict.fromkeys(grid.methods))
+    if count > MAX_RUNS:
+        raise ConfigError(f"the grid has {count:,} runs, more than {MAX_RUNS:,} (a typo?)")
     extras = spec_extras(grid.hook_options())
     per_method = {m: _method_overrides(m, grid.sets, grid.epochs)
                   for m in dict.fromkeys(grid.methods)}

@@ -7,8 +7,8 @@
 - A job that raises becomes a failed record. A worker that dies (killed, out of memory,
   segfault) breaks the whole pool: the jobs in flight are requeued, and each is then run
   alone; one that kills its worker while running alone is recorded as failed.
-- Ctrl-C cancels what is pending, stops the workers and re-raises; records already handed
-  to ``on_record`` (and stored by the driver) are kept.
+- Ctrl-C (or SIGTERM, :mod:`bench.interrupts`) cancels what is pending, terminates the
+  workers and re-raises; records already handed to ``on_record`` (and stored) are kept.
 - A worker whose driver dies (even by SIGKILL, which leaves no chance to clean up) notices
   that it was orphaned within a second and exits, so no training outlives its command.
 - Progress (``start``/``advance`` of each training phase) travels from the workers to the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -48,6 +49,7 @@ WORKER_DIED = ("its worker process died while running it (killed, out of memory 
                "in native code)")
 ORPHAN_CHECK_S = 0.5          # how often a worker checks that its driver is alive
 ORPHAN_EXIT_CODE = 75
+STOP_GRACE_S = 2.0            # a stopped worker gets this long to exit on SIGTERM
 
 _SPAWN = multiprocessing.get_context("spawn")
 # The worker's end of the progress queue, set once per worker process by _init_worker (a
@@ -153,23 +155,37 @@ class _ProgressPump:
         if finish is not None:
             finish()
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 5.0) -> None:
+        """Stops the thread. After an interrupt ``wait_s`` is short: a worker terminated
+        mid-write can leave the queue locked, and the thread is a daemon that exit does not
+        wait for; a thread still reading keeps the queue (closing it under the thread's read
+        would raise there)."""
         self.events.put(None)
-        self._thread.join(timeout=5)
-        self.events.close()
+        self._thread.join(timeout=wait_s)
+        if not self._thread.is_alive():
+            self.events.close()
         self.events.cancel_join_thread()
 
 
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
+    """Cancels what is pending and ends every worker within ``STOP_GRACE_S`` (SIGTERM, then
+    SIGKILL for one that does not exit), so that no training outlives an interrupt."""
+    # Before shutdown: on Python 3.9-3.13 shutdown() empties the pool's process table (the
+    # only way to reach a running worker before 3.14's terminate_workers), and a worker left
+    # training would hold the command until its run ends.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    terminate = getattr(pool, "terminate_workers", None)          # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    # Older Pythons have no public way to stop a running worker; the pool's process table
-    # has been stable since 3.2.
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
+    for process in processes:
+        if process.exitcode is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    waiting = [p for p in processes if p.exitcode is None]
+    while waiting and time.monotonic() < deadline:
+        multiprocessing.connection.wait([p.sentinel for p in waiting],
+                                        timeout=deadline - time.monotonic())
+        waiting = [p for p in waiting if p.exitcode is None]
+    for process in waiting:
+        process.kill()
 
 
 def prepare_data(jobs: list[Job], settings: WorkerSettings) -> None:
@@ -211,13 +227,15 @@ def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record
 
     queue = deque(jobs)
     suspects: set[str] = set()      # keys of jobs in flight when a worker died
+    stopped = False
     try:
         while queue:
             pool = pool or _new_pool(workers, settings, events)
             try:
                 _run_until_broken(pool, queue, suspects, settings, workers, record_arrived,
                                   job_fn, stop_on_input_error)
-            except BaseException:       # Ctrl-C, or the store failing in on_record
+            except BaseException:       # Ctrl-C, SIGTERM, or the store failing in on_record
+                stopped = True
                 _stop(pool)
                 raise
             pool.shutdown(wait=True)
@@ -226,7 +244,7 @@ def run_local(jobs: list[Job], settings: WorkerSettings, workers: int, on_record
             pool.shutdown(wait=True)
     finally:
         if pump is not None:
-            pump.close()
+            pump.close(wait_s=0.5 if stopped else 5.0)
 
 
 def _run_inline(jobs: list[Job], settings: WorkerSettings, on_record: OnRecord,

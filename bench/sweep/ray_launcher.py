@@ -1,8 +1,10 @@
 """The Ray launcher: each run is a Ray task; records come back to the driver, which alone
 writes the store.
 
-- Works against an existing cluster (``address="auto"`` or ``"ray://host:10001"``/``host:port``)
-  or starts a local instance bound to 127.0.0.1 without a dashboard.
+- Works against an existing cluster (``address="auto"`` or ``"ray://host:10001"``/``host:port``,
+  whose port must answer within ``CONNECT_TIMEOUT_S``) or starts a local instance bound to
+  127.0.0.1 without a dashboard.
+- Ctrl-C or SIGTERM cancels the tasks in flight (``ray.cancel(force=True)``) before leaving.
 - Each task declares its resources: ``num_cpus`` (= the torch threads it uses) and, for CUDA,
   ``num_gpus``; Ray packs tasks onto nodes accordingly.
 - Data is prepared once per (data spec, seed) on the driver and ``ray.put`` into the object
@@ -15,6 +17,8 @@ writes the store.
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 from collections import Counter
 from typing import Any
 
@@ -25,6 +29,7 @@ from bench.sweep.local import WORKER_DIED, OnRecord
 from bench.sweep.worker import WorkerSettings, failed_record, run_job, usable_cores
 
 INSTALL_HINT = "--launcher ray needs Ray: pip install 'lazy-artist-bench[ray]'"
+CONNECT_TIMEOUT_S = 10.0       # how long an existing cluster's address gets to answer
 
 
 def import_ray():
@@ -40,11 +45,33 @@ def _run_task(job: Job, settings: WorkerSettings, splits) -> Any:
     return run_job(job, settings, splits)
 
 
+def probe_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """A one-line ConfigError within ``timeout`` when nothing listens at the cluster's address
+    (``ray.init`` itself retries an unreachable address for a long time, or for ever). Only
+    whether the port answers is checked; ``auto`` is probed at ``$RAY_ADDRESS`` when set."""
+    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    target = target.split("://", 1)[-1]
+    if not target or target in ("auto", "local"):
+        return                              # Ray finds (or not) the cluster of this node
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--ray-address {address}: expected auto, HOST:PORT or "
+                          f"ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"--ray-address {address}: nothing answers at {target} within "
+                          f"{timeout:g} s ({exc.strerror or exc}); check the address (ray "
+                          f"status on the head node prints it), or leave --ray-address out to "
+                          f"start a local instance") from None
+
+
 def connect(ray, address: str | None, num_cpus: int | None = None) -> bool:
     """Connects to a cluster or starts a local instance; True when this call started it."""
     if ray.is_initialized():
         return False
     if address:
+        probe_address(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level="warning")
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -6,7 +6,8 @@
 - Each task also leaves its record in ``<folder>/records/``. A driver that was killed (or a
   laptop that went to sleep) loses nothing: the next ``bench sweep`` ingests the records that
   finished meanwhile instead of running them again, then submits what is still missing.
-- Ctrl-C cancels the array's unfinished tasks.
+- Ctrl-C or SIGTERM cancels the array's unfinished tasks (one ``scancel``; where that fails,
+  the command to run is printed).
 - Tasks read the digits from ``--data-root`` and the split cache, so both must be on a file
   system the nodes see (the driver builds each split into the cache before submitting).
 """
@@ -15,11 +16,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import ConfigError
 from bench.record import RunRecord
+from bench.record_schema import RecordError, record_from_text
 from bench.sweep.grid import Job
 from bench.sweep.local import WORKER_DIED, OnRecord, prepare_data
 from bench.sweep.worker import WorkerSettings, failed_record, run_job
@@ -37,6 +42,15 @@ class SlurmOptions:
     max_parallel: int = 64             # array tasks running at once
     cluster: str = "slurm"             # "local": submitit's local executor (tests, no SLURM)
     poll_s: float = 5.0
+
+
+def check_slurm_available() -> None:
+    """Fails fast, before any data is built, where SLURM's commands are missing."""
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if missing:
+        raise ConfigError(f"--launcher slurm: SLURM is not available here ({' and '.join(missing)}"
+                          f" not found on PATH); run the sweep on the cluster's login node, or "
+                          f"add --slurm-local to run the array on this machine")
 
 
 def import_submitit():
@@ -70,8 +84,8 @@ def left_by_earlier_driver(jobs: list[Job], folder: Path) -> tuple[list[RunRecor
     for job in jobs:
         path = record_path(folder, job.key)
         try:
-            record = RunRecord.from_json_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError):
+            record = record_from_text(path.read_text())
+        except (OSError, UnicodeDecodeError, RecordError):
             todo.append(job)
             continue
         if record.status == "completed" and record.key == job.key:
@@ -83,7 +97,12 @@ def left_by_earlier_driver(jobs: list[Job], folder: Path) -> tuple[list[RunRecor
 
 def make_executor(options: SlurmOptions, settings: WorkerSettings):
     submitit = import_submitit()
-    executor = submitit.AutoExecutor(folder=Path(options.folder) / "%j", cluster=options.cluster)
+    try:
+        executor = submitit.AutoExecutor(folder=Path(options.folder) / "%j",
+                                         cluster=options.cluster)
+    except RuntimeError as exc:               # e.g. "Could not detect srun"
+        raise ConfigError(f"--launcher slurm: {exc}; run on the cluster's login node or add "
+                          f"--slurm-local") from None
     params = dict(timeout_min=options.time_min, cpus_per_task=settings.threads,
                   mem_gb=options.mem_gb, name="bench-sweep")
     if options.gpus_per_run:
@@ -133,7 +152,28 @@ def run_slurm(jobs: list[Job], settings: WorkerSettings, on_record: OnRecord,
                 record = failed_record(job, _error_text(exc), settings.device)
             on_record(record)
     except BaseException:                     # Ctrl-C or a store failure: stop the array
-        for task in submitted:
-            if not task.done():
-                task.cancel(check=False)
+        cancel_array(submitted, options.cluster)
         raise
+
+
+def cancel_array(tasks: list, cluster: str) -> None:
+    """Cancels the array's unfinished tasks and says so; where that fails, prints the
+    command that does it (tasks already finished are stored or left in the records folder)."""
+    if not tasks:
+        return
+    if cluster != "slurm":                    # submitit's local executor: its own processes
+        for task in tasks:
+            task.cancel(check=False)
+        sys.stderr.write(f"cancelled the {len(tasks)} local array task(s)\n")
+        return
+    array = str(tasks[0].job_id).split("_")[0]
+    try:
+        done = subprocess.run(["scancel", array], capture_output=True, text=True, timeout=30)
+        failed = done.returncode != 0 and (done.stderr.strip() or f"exit {done.returncode}")
+    except (OSError, subprocess.SubprocessError) as exc:
+        failed = str(exc)
+    if failed:
+        sys.stderr.write(f"could not cancel SLURM array {array} ({failed}); its unfinished "
+                         f"tasks may still run: cancel them with: scancel {array}\n")
+    else:
+        sys.stderr.write(f"cancelled SLURM array {array} (scancel {array})\n")
