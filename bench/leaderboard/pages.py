@@ -58,6 +58,22 @@ def _seed_ranges(seeds: list[int]) -> list[tuple[int, int]]:
 def run_commands(row: Row, protocol: Protocol) -> list[str]:
     """The ``bench run`` commands that produce this row's records."""
     spec = row.records[0].spec
+    if protocol.preset:   # the preset sets colouring, palette, dataset and backbone
+        data = [f"--protocol {protocol.preset}", f"--source {protocol.source}",
+                f"--conflict-ratio {protocol.conflict_ratio:g}"]
+    else:
+        data = _seed_data_options(protocol)
+    overrides = row.non_default if row.non_default is not None else spec.hparams
+    sets = [f"--set {k}={format_value(v)}" for k, v in sorted(overrides.items())]
+    sets += _diagnostics_option(spec.extras, protocol.preset)
+    commands = []
+    for first, count in _seed_ranges(row.seeds):
+        seeds = f"--seeds {count}" if first == 0 else f"--first-seed {first} --seeds {count}"
+        commands.append(" ".join(["bench run", f"--method {spec.method}", seeds, *data, *sets]))
+    return commands
+
+
+def _seed_data_options(protocol: Protocol) -> list[str]:
     data = [f"--source {protocol.source}", f"--conflict-ratio {protocol.conflict_ratio:g}",
             f"--mode {protocol.mode}"]
     jitter = protocol.non_default_fields().get("jitter")
@@ -67,25 +83,24 @@ def run_commands(row: Row, protocol: Protocol) -> list[str]:
         data.append(f"--dataset {protocol.dataset}")
     if protocol.backbone != main_backbone():   # the default --backbone baseline stands for it
         data.append(f"--backbone {protocol.backbone}")
-    overrides = row.non_default if row.non_default is not None else spec.hparams
-    sets = [f"--set {k}={format_value(v)}" for k, v in sorted(overrides.items())]
-    sets += _diagnostics_option(spec.extras)
-    commands = []
-    for first, count in _seed_ranges(row.seeds):
-        seeds = f"--seeds {count}" if first == 0 else f"--first-seed {first} --seeds {count}"
-        commands.append(" ".join(["bench run", f"--method {spec.method}", seeds, *data, *sets]))
-    return commands
+    return data
 
 
-def _diagnostics_option(extras: dict) -> list[str]:
-    """``--diagnostics a,b`` when a run used fewer than all diagnostics (the default), and
-    ``--diagnostic name.key=value`` for each setting that differs from its default."""
-    from bench.diagnostics import DIAGNOSTICS, settings_options
+def _diagnostics_option(extras: dict, preset: str = "") -> list[str]:
+    """``--diagnostics a,b`` when a run used other diagnostics than its protocol's default
+    (all, for the seed protocol), and ``--diagnostic name.key=value`` for each setting that
+    differs from its default."""
+    from bench.diagnostics import DIAGNOSTICS, parse_diagnostics, settings_options
     used = extras.get("diagnostics")
     if used is None:
         return []
+    default = set(DIAGNOSTICS)
+    if preset:
+        from bench.protocols import PROTOCOLS
+        if preset in PROTOCOLS:
+            default = set(parse_diagnostics(PROTOCOLS.get(preset).diagnostics))
     options = []
-    if set(used) != set(DIAGNOSTICS):
+    if set(used) != default:
         options.append(f"--diagnostics {','.join(n for n in DIAGNOSTICS if n in used) or 'none'}")
     return options + settings_options(used)
 

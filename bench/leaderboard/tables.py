@@ -148,8 +148,10 @@ def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -
         extra_keys = _differing([s.extras for s in specs.values()])
         for h, spec in specs.items():
             missing = catalog.predates(method, spec.hparams)
-            keys = (hp_keys | set(catalog.non_default(method, spec.hparams) or {})) - set(missing)
-            parts = [f"{k}={format_value(spec.hparams.get(k))}" for k in sorted(keys)]
+            differing = catalog.non_default(method, spec.hparams, preset_of(spec)) or {}
+            keys = (hp_keys | set(differing)) - set(missing)
+            parts = [f"{k}={format_value(spec.hparams.get(k, differing.get(k)))}"
+                     for k in sorted(keys)]
             parts += [format_extra(k, spec.extras.get(k)) for k in sorted(extra_keys)]
             if missing:
                 parts.append(f"ran before {', '.join(missing)} existed")
@@ -158,6 +160,11 @@ def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -
     for label in labels.values():
         counts[label] += 1
     return {h: (f"{l} [{h[:8]}]" if counts[l] > 1 else l) for h, l in labels.items()}
+
+
+def preset_of(spec) -> str:
+    """The protocol preset a run started from ("" for the seed protocol's records)."""
+    return str(spec.extras.get("protocol") or "")
 
 
 def _supervision_position(supervision: str) -> tuple[int, str]:
@@ -213,7 +220,7 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
         supervision = catalog.supervision(spec.method, recs[0].supervision)
         rows.append(Row(labels[spec_hash], spec.method, spec_hash, supervision,
                         catalog.is_reference(spec.method), recs,
-                        catalog.non_default(spec.method, spec.hparams),
+                        catalog.non_default(spec.method, spec.hparams, preset_of(spec)),
                         failed=len(failed.get(spec_hash, ()))))
     rank_rows(rows)
     return order_rows(rows)
