@@ -112,7 +112,8 @@ class DFA(Method):
         digits = ctx.train.digits
         average_i = LossAverages(digits, hp.ema_alpha, ctx.num_classes)
         average_b = LossAverages(digits, hp.ema_alpha, ctx.num_classes)
-        swaps = torch.Generator().manual_seed(ctx.seed_from_generator())
+        # on the run's device: a permutation drawn on the host would be copied every step
+        swaps = torch.Generator(device=ctx.device).manual_seed(ctx.seed_from_generator())
         taken = {"steps": 0, "swapped": 0}
         weight_sum = torch.zeros((), device=ctx.device)
 
@@ -130,7 +131,7 @@ class DFA(Method):
             loss = ((ce_i * weight).mean()
                     + hp.gce_weight * generalized_cross_entropy(logits_b, y, hp.q).mean())
             if taken["steps"] > hp.swap_start_step:   # the official code's `step > curr_step`
-                perm = torch.randperm(len(y), generator=swaps).to(y.device)
+                perm = torch.randperm(len(y), generator=swaps, device=y.device)
                 for_i, for_b = swap_bias_features(z_i, z_b, perm)
                 swap_i = F.cross_entropy(model.classifier(for_i), y, reduction="none")
                 swap_b = generalized_cross_entropy(bias_classifier(for_b), y[perm], hp.q)
