@@ -1,6 +1,6 @@
 """Two encoders and one classifier over their concatenated features: DFA's model.
 
-DFA (Lee et al. 2021, Sec. 3) trains an *intrinsic* encoder E_i and a *bias* encoder E_b, and
+DFA (Lee et al. 2021) trains an *intrinsic* encoder E_i and a *bias* encoder E_b, and
 classifies the concatenation z = [z_i, z_b] with a linear layer. Its reported model is the
 intrinsic classifier C_i on [E_i(x), E_b(x)]; :class:`TwoEncoderNet` is that model, kept to
 the backbone contract of :mod:`bench.backbones` so that evaluation, selection, diagnostics,

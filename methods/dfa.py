@@ -1,7 +1,8 @@
 """DFA: Learning Debiased Representation via Disentangled Feature Augmentation (Lee et al.,
 NeurIPS 2021). No bias labels.
 
-Written from the paper (Sec. 3, Eqs. 1-4) and our reading of the official code
+Written from the paper (its abstract, and Eqs. 1-4 as the official code's comments name them)
+and our reading of the official code
 (kakaoenterprise/Learning-Debiased-Disentangled, ``learner.py``, ``train_ours``), which
 carries no licence: nothing here is copied from it.
 
@@ -49,7 +50,7 @@ from bench.two_encoders import TwoEncoderNet
 
 def swap_bias_features(z_i: torch.Tensor, z_b: torch.Tensor, perm: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """DFA's feature swap (Sec. 3.3): sample k keeps its intrinsic half z_i[k] and takes sample
+    """DFA's feature swap (Eq. 3): sample k keeps its intrinsic half z_i[k] and takes sample
     perm[k]'s bias half. Returns the intrinsic classifier's input [z_i, sg(z_b[perm])] and the
     bias classifier's [sg(z_i), z_b[perm]]: gradients reach each encoder from its own side."""
     swapped = z_b[perm]
