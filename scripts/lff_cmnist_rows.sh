@@ -2,7 +2,7 @@
 # The rows of issue 28 on the lff-cmnist preset (docs/protocols.md): 7 methods x 4 conflict
 # ratios x 5 seeds = 140 runs, on one GPU shared by N worker processes, into a results store
 # in the folder given. Exports nothing: turn the store into committed records afterwards with
-#   bench leaderboard --store STORE_DIR/results.sqlite --export leaderboards/records ...
+#   bench leaderboard --store STORE_DIR/results.sqlite --export   (into leaderboards/records)
 #
 # usage: scripts/lff_cmnist_rows.sh STORE_DIR [more bench sweep options]
 #   WORKERS=16 (default) sets --workers; BENCH=bench (default) the command to run.
