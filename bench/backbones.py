@@ -11,9 +11,11 @@ The contract (methods, diagnostics, ``bench explain`` and the leaderboard rely o
 
 - ``input_shape``: ``(channels, height, width)`` of the images the backbone expects;
 - ``feature_maps(x)``: the last conv block's output ``(N, num_features, h, w)``, before any
-  pooling; ``gradcam_layer``: the module that produces it (Grad-CAM's target);
-- ``features(x)``: the ``num_features`` pooled units; ``classifier``: the last linear layer;
-  ``forward(x) = classifier(features(x))``.
+  pooling; ``gradcam_layer``: the module that produces it (Grad-CAM's target). A backbone
+  without feature maps (the :class:`MLP`) sets ``gradcam_layer = None`` and has no
+  ``feature_maps``; what needs them says it does not apply (:func:`has_feature_maps`);
+- ``features(x)``: the ``num_features`` pooled units (an MLP's last hidden layer);
+  ``classifier``: the last linear layer; ``forward(x) = classifier(features(x))``.
 """
 from __future__ import annotations
 
@@ -123,6 +125,52 @@ class UnitMaskedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+class MLP(nn.Module):
+    """LfF's Colored MNIST network (alinlab/LfF ``module/mlp.py``; DFA's is the same with a
+    16-unit last layer): the flattened image through hidden layers of ReLU units (three of
+    100), then a linear classifier. Its features are the last hidden layer; it has no feature
+    maps. ``input_divisor``: the official code divides its input, already in [0, 1] after
+    ``ToTensor``, by 255 once more (``module/mlp.py:18``); we keep that, since the input's
+    scale sets how far each Adam step moves the first layer's function."""
+
+    gradcam_layer = None   # no feature maps: Grad-CAM does not apply
+
+    def __init__(self, widths: tuple[int, ...] = (100, 100, 100), num_classes: int = 10,
+                 input_shape: tuple[int, int, int] = MNIST_INPUT, input_divisor: float = 255.0):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.input_divisor = input_divisor
+        layers: list[nn.Module] = []
+        width = input_shape[0] * input_shape[1] * input_shape[2]
+        for out in widths:   # hidden layers first, then the classifier: LfF's order
+            layers += [nn.Linear(width, out), nn.ReLU()]
+            width = out
+        self.hidden = nn.Sequential(*layers)
+        self.classifier = nn.Linear(width, num_classes)
+        self.num_features = width
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.hidden(x.flatten(1) / self.input_divisor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def has_feature_maps(model: nn.Module) -> bool:
+    """Whether the model has conv feature maps (Grad-CAM's target); an MLP has none."""
+    return getattr(model, "gradcam_layer", None) is not None
+
+
+def backbone_has_feature_maps(name: str) -> bool:
+    """Whether the registered backbone ``name`` has feature maps (an unknown name, e.g. of a
+    record made elsewhere, is taken to have them, as every backbone had before the MLP)."""
+    return name not in BACKBONES or has_feature_maps(BACKBONES.get(name)())
+
+
+MLP_LFF = "mlp-3x100"
+BACKBONES.add(MLP_LFF, lambda num_classes=10: MLP((100, 100, 100), num_classes))
 
 
 def unwrap(model: nn.Module) -> nn.Module:

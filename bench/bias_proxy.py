@@ -4,7 +4,9 @@ uLA (Tsirigotis et al. 2023) selects models by balanced accuracy over (class, bi
 prediction) groups, where the proxy is a model that reads the bias and was trained without
 bias labels. Ours is the cheapest model that reads the colour on these datasets: the run's
 backbone trained by plain ERM with the seed's optimiser (SGD, lr 0.1, batch 16) for one pass
-over the first 4,096 training images (256 steps), with digit labels only. On Colored MNIST
+over the first 4,096 training images (256 steps), with digit labels only; a protocol preset
+may give its own (``lff-cmnist``: one epoch of its ERM, Adam lr 1e-3, batch 256, on which SGD
+does not train its MLP at all; docs/protocols.md). On Colored MNIST
 the colour is the first thing ERM learns (docs/methods-two-stage.md: JTT's identification
 model reads it after one epoch), so its predictions on validation images approximate "the
 class this image's colour stands for". How well it does is measured, not assumed: the harness
@@ -35,6 +37,7 @@ class BiasProxySettings:
     batch_size: int = 16
     lr: float = 0.1
     subset: int = 4096        # the first training images it sees (a few seconds on a CPU)
+    optimizer: str = "sgd"
 
 
 def proxy_seed(seed: int) -> int:
@@ -58,6 +61,7 @@ def proxy_predictions(train: Split, val_images: torch.Tensor, info: DatasetInfo,
                          images=val_images[:0], dataset=info)
     ctx = RunContext(train_view, val_view, device, torch.Generator().manual_seed(proxy_seed(seed)),
                      Supervision.NONE, backbone, info, progress=progress or Progress())
-    cfg = SGDConfig(settings.epochs, settings.batch_size, settings.lr)
+    cfg = SGDConfig(settings.epochs, settings.batch_size, settings.lr,
+                    optimizer=settings.optimizer)
     model = train_loop(ctx.new_model(), ctx, cfg, select=False, phase="bias proxy").model
     return predict(model, val_images)

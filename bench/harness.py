@@ -17,9 +17,9 @@ from bench.data import Splits, prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
 from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
-from bench.bias_proxy import proxy_predictions
+from bench.bias_proxy import BiasProxySettings, proxy_predictions
 from bench.evaluate import evaluate_splits
-from bench.hparams import check_bounds, resolve
+from bench.hparams import check_bounds, resolve, spec_fields
 from bench.method import EpochObserver, FitResult, Method, Progress, RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
 from bench.registry import METHODS
@@ -42,9 +42,11 @@ def make_spec(method: str, overrides: dict[str, Any], data: ColoredMNISTSpec,
               extras: dict[str, Any] | None = None, selection: str | None = None) -> RunSpec:
     """A run spec with the method's full, resolved hyperparameters (defaults + overrides).
     ``selection``: the primary selection rule; kept in the extras only when it is not the
-    method's default, so that default specs (and every stored key) hash as before."""
+    method's default, so that default specs (and every stored key) hash as before. Likewise a
+    hyperparameter added after runs were stored is kept only when it differs from its default
+    (``bench.hparams.spec_fields``)."""
     cls: type[Method] = METHODS.get(method)
-    hparams = dataclasses.asdict(resolve(cls.Hparams, overrides))
+    hparams = spec_fields(resolve(cls.Hparams, overrides))
     backbone = canonical_name(backbone)   # records name the network, not the alias
     data_fields = {k: v for k, v in data.to_dict().items() if k != "seed"}
     extras = dict(extras or {})
@@ -78,7 +80,8 @@ def primary_rule(spec: RunSpec, method: type[Method]) -> str:
 
 def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int,
                backbone: str, device: torch.device, primary: str,
-               progress: Progress) -> tuple[SelectionJudge, float]:
+               progress: Progress, proxy_settings: BiasProxySettings = BiasProxySettings()
+               ) -> tuple[SelectionJudge, float]:
     """The run's selection judge: validation labels and bias labels, the bias proxy's
     validation predictions and the headline test split, none of which the method's views
     hold unless its supervision allows. Also the share of validation images whose proxy
@@ -88,7 +91,7 @@ def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int
     val_bias = splits.val.colors.to(device)
     headline = splits.tests.get(info.splits.headline)
     proxy = proxy_predictions(splits.train, val.images, info, backbone, seed, device,
-                              train_images=train.images, progress=progress)
+                              proxy_settings, train_images=train.images, progress=progress)
     judge = SelectionJudge(
         val_labels, info.num_classes, primary,
         conflicting=info.conflicting(val_labels, val_bias),
@@ -97,6 +100,14 @@ def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int
         test_labels=None if headline is None else headline.digits.to(device))
     agreement = (proxy == info.class_of_bias(val_bias)).double().mean().item()
     return judge, agreement
+
+
+def proxy_settings_for(spec: RunSpec) -> BiasProxySettings:
+    """The bias proxy of the run's protocol preset (the seed protocol's by default)."""
+    from bench.protocols import PROTOCOLS, protocol_of_extras
+    name = protocol_of_extras(spec.extras)
+    settings = PROTOCOLS.get(name).bias_proxy if name in PROTOCOLS else {}
+    return BiasProxySettings(**settings)
 
 
 PICK_SPLITS_SKIP = ("train",)   # the 54,000 training images are evaluated for the primary only
@@ -157,7 +168,7 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         timings["seconds_data"] += time.perf_counter() - start
         start = time.perf_counter()
         judge, agreement = make_judge(splits, info, train, val, seed, spec.backbone, env.device,
-                                      primary, env.progress)
+                                      primary, env.progress, proxy_settings_for(spec))
         timings["seconds_bias_proxy"] = time.perf_counter() - start
         ctx = RunContext(train, val, env.device, generator, cls.supervision, spec.backbone, info,
                          progress=env.progress, epoch_observer=env.epoch_observer,

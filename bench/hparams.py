@@ -55,12 +55,27 @@ class Bounds:
 
 def hparam(default: Any, *, low: float | None = None, high: float | None = None,
            low_open: bool = False, high_open: bool = False, choices: tuple = (),
-           at_most_train_size: bool = False) -> Any:
+           at_most_train_size: bool = False, added_later: bool = False) -> Any:
     """A dataclass field with its default and valid range: ``lr: float = hparam(0.1, low=0,
     low_open=True)``. The range is metadata, so it never enters ``asdict`` or a spec hash.
-    A subclass that only changes the default (``epochs: int = 20``) keeps the range."""
+    A subclass that only changes the default (``epochs: int = 20``) keeps the range.
+
+    ``added_later``: a field added to a class whose runs are already stored. A run spec
+    leaves it out while it holds its default (:func:`spec_fields`), so that every stored spec
+    hashes as before; the resolved hyperparameters still have it."""
     bounds = Bounds(low, high, low_open, high_open, tuple(choices), at_most_train_size)
-    return dataclasses.field(default=default, metadata={"bounds": bounds})
+    return dataclasses.field(default=default,
+                             metadata={"bounds": bounds, "added_later": added_later})
+
+
+def _declaration(hparams_cls: type, name: str) -> dataclasses.Field | None:
+    """The nearest declaration of field ``name`` that carries :func:`hparam` metadata (a
+    subclass that only changes a default declares a plain field)."""
+    for klass in hparams_cls.__mro__:
+        declared = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if declared is not None and "bounds" in declared.metadata:
+            return declared
+    return None
 
 
 def bounds_of(hparams_cls: type) -> dict[str, Bounds]:
@@ -68,14 +83,25 @@ def bounds_of(hparams_cls: type) -> dict[str, Bounds]:
     declared range must still be finite."""
     out: dict[str, Bounds] = {}
     for f in dataclasses.fields(hparams_cls):
-        for klass in hparams_cls.__mro__:
-            declared = getattr(klass, "__dataclass_fields__", {}).get(f.name)
-            if declared is not None and "bounds" in declared.metadata:
-                out[f.name] = declared.metadata["bounds"]
-                break
-        else:
-            out[f.name] = Bounds()
+        declared = _declaration(hparams_cls, f.name)
+        out[f.name] = declared.metadata["bounds"] if declared is not None else Bounds()
     return out
+
+
+def added_later(hparams_cls: type) -> frozenset[str]:
+    """The fields a run spec leaves out while they hold their default (see :func:`hparam`)."""
+    return frozenset(f.name for f in dataclasses.fields(hparams_cls)
+                     if (d := _declaration(hparams_cls, f.name)) is not None
+                     and d.metadata.get("added_later"))
+
+
+def spec_fields(hparams: Any) -> dict[str, Any]:
+    """The hyperparameters as a run spec stores them: every field, except a field added later
+    that holds its class's default (so specs made before it existed hash as they did)."""
+    defaults = hparams.__class__()
+    later = added_later(type(hparams))
+    return {k: v for k, v in dataclasses.asdict(hparams).items()
+            if not (k in later and v == getattr(defaults, k))}
 
 
 def check_bounds(hparams: Any, train_size: int | None = None) -> None:

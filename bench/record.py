@@ -62,6 +62,9 @@ class RunRecord:
     # when the method's model is not chosen among epochs (e.g. dfr's refit last layer).
     selection_rule: str | None = None
     selection: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # diagnostic -> why it does not apply to this run's model (e.g. Grad-CAM on an MLP): a
+    # note, not a failure
+    diagnostic_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -84,6 +87,8 @@ class RunRecord:
                 "schema_version": self.schema_version,
                 **({"diagnostic_errors": self.diagnostic_errors} if self.diagnostic_errors
                    else {}),
+                **({"diagnostic_notes": self.diagnostic_notes} if self.diagnostic_notes
+                   else {}),
                 # absent from records made before rules were named, so their lines stay as
                 # they were written
                 **({"selection_rule": self.selection_rule, "selection": self.selection}
@@ -100,7 +105,8 @@ class RunRecord:
                    d.get("confusion_conflicting"), d.get("error"), d.get("device", "cpu"),
                    d.get("versions", {}), d.get("git_commit"), d["created_at"],
                    d["schema_version"], d.get("id"), dict(d.get("diagnostic_errors") or {}),
-                   d.get("selection_rule"), dict(d.get("selection") or {}))
+                   d.get("selection_rule"), dict(d.get("selection") or {}),
+                   dict(d.get("diagnostic_notes") or {}))
 
 
 def package_versions() -> dict[str, str]:

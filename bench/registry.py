@@ -124,3 +124,4 @@ METHODS: Registry = Registry("method", "bench.methods", ("bench.methods",),
 DATASETS: Registry = Registry("dataset", "bench.datasets", ("bench.datasets",))
 SOURCES: Registry = Registry("digit source", "bench.sources", ("bench.datasets",))
 BACKBONES: Registry = Registry("backbone", "bench.backbones", ("bench.backbones",))
+PROTOCOLS: Registry = Registry("protocol", "bench.protocols", ("bench.protocols",))

@@ -32,6 +32,17 @@ class SGDConfig:
     momentum: float = 0.0
     weight_decay: float = 0.0
     optimizer: str = "sgd"   # or "adam" (momentum ignored), for methods whose source used it
+    # Step decay, as DFA's official code schedules it (StepLR stepped once per step from step
+    # ``decay_start`` on): the lr of step t (from 0) is lr * decay_factor ** floor((t -
+    # decay_start) / decay_every) once t >= decay_start + decay_every. 0: a constant lr.
+    decay_every: int = 0
+    decay_factor: float = 1.0
+    decay_start: int = 0
+
+    def lr_at(self, step: int) -> float:
+        if self.decay_every <= 0 or step < self.decay_start:
+            return self.lr
+        return self.lr * self.decay_factor ** ((step - self.decay_start) // self.decay_every)
 
 
 OPTIMIZERS = ("sgd", "adam")
@@ -79,11 +90,14 @@ class SGDHparams:
     lr: float = hparam(0.1, low=0, low_open=True)
     momentum: float = hparam(0.0, low=0, high=1, high_open=True)
     weight_decay: float = hparam(0.0, low=0)
+    # Added with the protocol presets (bench.protocols: LfF's protocol trains every method
+    # with Adam); left out of run specs while "sgd", so stored runs keep their keys.
+    optimizer: str = hparam("sgd", choices=OPTIMIZERS, added_later=True)
 
     def sgd(self, epochs: int | None = None) -> SGDConfig:
         """The loop's settings, for ``epochs`` (default: this method's ``epochs``)."""
         return SGDConfig(self.epochs if epochs is None else epochs, self.batch_size, self.lr,
-                         self.momentum, self.weight_decay)
+                         self.momentum, self.weight_decay, self.optimizer)
 
 
 # objective(model, x, y, index) -> scalar loss; index lets a method look up per-example state.
@@ -133,6 +147,7 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
     judge = (ctx.selection or default_judge(ctx)) if select else None
     tracker = PickTracker()
     model.train()
+    done = 0   # steps taken, for the lr schedule
     for epoch in range(cfg.epochs):
         order = epoch_order(n, ctx, sample_weights)
         running = torch.zeros((), device=ctx.device)
@@ -145,7 +160,11 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
                              index)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.decay_every:
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg.lr_at(done)
             optimizer.step()
+            done += 1
             running += loss.detach()
             if step % PROGRESS_EVERY == 0 or step == steps_per_epoch:
                 if not math.isfinite(running.item()):

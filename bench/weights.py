@@ -5,7 +5,8 @@ holding only tensors and strings, ``{"backbone": name, "state_dict": ..., "featu
 tensor or None, "key": record key, "created_at": record time}``, so it loads with
 ``torch.load(weights_only=True)`` (no pickled code runs on load). A model that masks pooled
 units (a unit-ablation method) is saved as its backbone plus the mask and rebuilt as a
-:class:`UnitMaskedNet`.
+:class:`UnitMaskedNet`; DFA's two encoders are saved whole (``"composition": "two-encoders"``)
+and rebuilt as a :class:`TwoEncoderNet` of two such backbones.
 
 Each store has its own folder because a rerun has the same key as the run it repeats: two
 stores beside each other used to share ``<store folder>/weights/``, and a rerun into a second
@@ -25,9 +26,11 @@ from torch import nn
 from bench.backbones import UnitMaskedNet, build_backbone
 from bench.errors import BenchError
 from bench.record import RunRecord
+from bench.two_encoders import TwoEncoderNet
 
 WEIGHTS_SUFFIX = ".weights"
 LEGACY_WEIGHTS_FOLDER = "weights"   # shared by every store in a folder, before per-store folders
+TWO_ENCODERS = "two-encoders"
 
 
 class WeightsMissing(BenchError):
@@ -89,6 +92,7 @@ def save_model(model: nn.Module, backbone: str, path: Path | str,
     that :func:`load_model` can refuse them for another record."""
     base, mask = split_wrapper(model)
     payload = {"backbone": backbone,
+               **({"composition": TWO_ENCODERS} if isinstance(base, TwoEncoderNet) else {}),
                "state_dict": {k: v.detach().cpu().clone() for k, v in base.state_dict().items()},
                "feature_mask": None if mask is None else mask.detach().cpu().float().clone()}
     if record is not None:
@@ -117,7 +121,7 @@ def load_model(path: Path | str, device: torch.device | str = "cpu",
         with warnings.catch_warnings():   # torch warns about odd pickles: we refuse them
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_backbone(payload["backbone"])
+        model = _rebuild(payload)
         model.load_state_dict(payload["state_dict"])
     except Exception as exc:  # corrupt, truncated, or not ours (torch's text runs to lines)
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
@@ -132,6 +136,15 @@ def load_model(path: Path | str, device: torch.device | str = "cpu",
     if payload.get("feature_mask") is not None:
         model = UnitMaskedNet(model, payload["feature_mask"])
     return model.to(device).eval()
+
+
+def _rebuild(payload: dict) -> nn.Module:
+    """An untrained model of the saved architecture."""
+    if payload.get("composition") == TWO_ENCODERS:
+        classes = payload["state_dict"]["classifier.weight"].shape[0]
+        return TwoEncoderNet(build_backbone(payload["backbone"], classes),
+                             build_backbone(payload["backbone"], classes), classes)
+    return build_backbone(payload["backbone"])
 
 
 def keep_weights_hook(weights_dir: Path | str):

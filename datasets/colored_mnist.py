@@ -6,6 +6,9 @@ is hashed and shared by every split. Registered datasets (role ``train`` or ``te
 ``colored``      training digits; with probability 1 - r an image wears its digit's colour,
                  otherwise a uniformly random one (so the aligned share is 1 - r + r/10).
                  Split into ``train`` and a held-out ``val`` with the same bias.
+``colored-exact`` training digits as LfF builds them (``make_attr_labels``): in each class
+                 exactly round(n (1 - r)) images wear its colour and the rest are shared
+                 evenly over the nine other colours; which images, drawn at random.
 ``aligned``      test digits in their own colour.
 ``conflicting``  test digits in one of the nine other colours, uniformly; never their own.
 ``cycled``       digit d wears the colour of (d + 1) mod 10.
@@ -164,6 +167,28 @@ def _register(name: str, role: str):
 @_register("colored", "train")
 def _colored(digits, r, g):
     return _biased(digits, r, g)
+
+
+def exact_color_counts(n: int, own: int, colours: int, r: float) -> torch.Tensor:
+    """How many of a class's ``n`` images wear each colour: a share 1 - r its own colour
+    ``own``, r / (colours - 1) each other one, rounded as LfF rounds them (cumulative shares in
+    colour order, each rounded; alinlab/LfF make_dataset.py:25-39), so the counts sum to n."""
+    shares = torch.full((colours,), r / (colours - 1), dtype=torch.float64)
+    shares[own] = 1 - r
+    milestones = torch.round(n * torch.cumsum(shares, 0))
+    return torch.diff(milestones, prepend=torch.zeros(1, dtype=torch.float64)).long()
+
+
+@_register("colored-exact", "train")
+def _colored_exact(digits, r, g):
+    colours = int(digits.max()) + 1 if len(digits) else 0
+    out = torch.empty_like(digits)
+    for c in range(colours):
+        members = torch.nonzero(digits == c).flatten()
+        members = members[torch.randperm(len(members), generator=g)]
+        counts = exact_color_counts(len(members), c, colours, r)
+        out[members] = torch.repeat_interleave(torch.arange(colours), counts)
+    return out
 
 
 @_register("aligned", "test")

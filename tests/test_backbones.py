@@ -9,16 +9,18 @@ import pytest
 import torch
 from torch import nn
 
-from bench.backbones import (CANDIDATES, POOL_BETWEEN, ConvGNLayout, UnitMaskedNet, canonical_name,
-                             build_backbone)
+from bench.backbones import (CANDIDATES, MLP_LFF, POOL_BETWEEN, ConvGNLayout, UnitMaskedNet,
+                             backbone_has_feature_maps, build_backbone, canonical_name,
+                             has_feature_maps)
 from bench.cli import main
 from bench.registry import BACKBONES
 from tests.test_diagnostics_registry import CHEAP
 
 NAMES = BACKBONES.names()
+CONV = [n for n in NAMES if backbone_has_feature_maps(n)]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CONV)
 def test_contract(name):
     torch.manual_seed(0)
     model = build_backbone(name).eval()
@@ -37,6 +39,23 @@ def test_contract(name):
     assert sum(p.numel() for p in model.parameters()) < 100_000
     norms = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
     assert len(norms) == 3 and not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_the_mlp_keeps_the_contract_without_feature_maps():
+    """LfF's network: 3 x 28 x 28 -> 100 -> 100 -> 100 -> 10, features = last hidden layer,
+    its input divided by 255 once more as the official code does."""
+    torch.manual_seed(0)
+    model = build_backbone(MLP_LFF).eval()
+    x = torch.rand(4, *model.input_shape)
+    assert not has_feature_maps(model) and not backbone_has_feature_maps(MLP_LFF)
+    assert model.gradcam_layer is None and not hasattr(model, "feature_maps")
+    assert model.features(x).shape == (4, model.num_features) == (4, 100)
+    assert torch.allclose(model.classifier(model.features(x)), model(x))
+    assert torch.equal(model.features(x), model.hidden(x.flatten(1) / 255))
+    assert [m.out_features for m in model.modules() if isinstance(m, nn.Linear)] == \
+        [100, 100, 100, 10]
+    assert sum(p.numel() for p in model.parameters()) == 256_510
+    assert not has_feature_maps(UnitMaskedNet(model, torch.ones(100)))
 
 
 def test_unit_mask_keeps_the_contract():
@@ -83,7 +102,7 @@ def test_bad_layouts_are_refused():
 
 
 # The two networks with leaderboard pages run by default; the other candidates with -m slow.
-ON_PAGES = {"baseline", POOL_BETWEEN.name}
+ON_PAGES = {"baseline", POOL_BETWEEN.name, MLP_LFF}
 
 
 @pytest.mark.parametrize("name", [n if n in ON_PAGES else pytest.param(n, marks=pytest.mark.slow)
@@ -105,13 +124,25 @@ def test_every_diagnostic_and_explain_run_on_every_backbone(name, tmp_path, caps
     assert main(["results", "--format", "json", "--store", str(store)]) == 0
     (record,) = json.loads(capsys.readouterr().out)
     assert record["backbone"] == canonical_name(name)   # the alias is stored as its layout
-    for metric in ("color_following", "gradcam_shape_share", "llc",
-                   "eps_to_flip_conflicting"):
+    maps = backbone_has_feature_maps(name)
+    for metric in ("color_following", "llc", "eps_to_flip_conflicting",
+                   *(("gradcam_shape_share",) if maps else ())):
         assert math.isfinite(record["metrics"][metric]), metric
+    assert "diagnostic_errors" not in record
+    if not maps:   # a note, neither a failure nor a crash
+        assert "gradcam_shape_share" not in record["metrics"]
+        assert record["diagnostic_notes"] == {
+            "gradcam": f"not applicable to {name}: the backbone has no feature maps for "
+                       f"Grad-CAM to attribute"}
     out = tmp_path / "report"
     assert main(["explain", str(record["id"]), "--out", str(out), "--store", str(store),
                  "--device", "cpu"]) == 0
-    assert (out / "report.md").is_file() and (out / "a-gradcam.png").stat().st_size > 1000
+    assert (out / "report.md").is_file()
+    if maps:
+        assert (out / "a-gradcam.png").stat().st_size > 1000
+    else:
+        assert not (out / "a-gradcam.png").exists()
+        assert f"not applicable to {name} (no feature maps)" in (out / "report.md").read_text()
 
 
 def test_a_run_spec_names_the_network_the_alias_stands_for():

@@ -163,3 +163,29 @@ def test_spec_hash_is_stable_and_sensitive():
     assert ColoredMNISTSpec().hash() == ColoredMNISTSpec().hash()
     assert ColoredMNISTSpec().hash() != ColoredMNISTSpec(conflict_ratio=0.1).hash()
     assert ColoredMNISTSpec().hash() != ColoredMNISTSpec(seed=1).hash()
+
+
+def test_exact_counts_round_cumulative_shares_as_lff_does():
+    from bench.datasets.colored_mnist import exact_color_counts
+    counts = exact_color_counts(5923, own=0, colours=10, r=0.01)
+    assert int(counts.sum()) == 5923 and int(counts[0]) == round(5923 * 0.99)
+    assert set(counts[1:].tolist()) <= {6, 7}     # 59 conflicting images over nine colours
+    # by hand: shares 0.01 (x 9) and 0.91 at colour 3; cumulative milestones 1, 2, 3, 94, ...
+    assert exact_color_counts(100, own=3, colours=10, r=0.09).tolist() == \
+        [1, 1, 1, 91, 1, 1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("ratio", [0.005, 0.05])
+def test_colored_exact_has_exactly_the_conflict_ratio_in_every_class(digits, ratio):
+    from bench.datasets.colored_mnist import exact_color_counts
+    spec = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=ratio, mode="foreground")
+    colored = build_split("colored-exact", digits.train, spec)
+    for c in range(10):
+        members = colored.digits == c
+        worn = torch.bincount(colored.colors[members], minlength=10)
+        assert torch.equal(worn, exact_color_counts(int(members.sum()), c, 10, ratio))
+    again = build_split("colored-exact", digits.train, spec)
+    assert torch.equal(again.colors, colored.colors)      # deterministic per spec
+    other = build_split("colored-exact", digits.train, ColoredMNISTSpec(
+        source="mnist-5k", conflict_ratio=ratio, mode="foreground", seed=1))
+    assert not torch.equal(other.colors, colored.colors)  # which images: drawn per seed

@@ -156,3 +156,33 @@ def test_compiled_step_on_cpu_agrees_with_eager(tiny_splits):
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
     differ = (predict(eager, ctx.val.images) != predict(compiled, ctx.val.images)).float()
     assert differ.mean() < 0.01
+
+
+def test_step_decay_follows_dfas_scheduler():
+    """StepLR(step_size=10, gamma=0.5) stepped once per step from step 20 on (DFA's
+    ``step >= curr_step`` rule): the lr of step t is halved at t = 30, 40, ..."""
+    cfg = SGDConfig(1, 4, 0.01, decay_every=10, decay_factor=0.5, decay_start=20)
+    assert [cfg.lr_at(t) for t in (0, 19, 20, 29, 30, 39, 40)] == \
+        [0.01, 0.01, 0.01, 0.01, 0.005, 0.005, 0.0025]
+    assert SGDConfig(1, 4, 0.01).lr_at(10**6) == 0.01           # no decay by default
+
+
+def test_the_loop_applies_the_decay_to_the_optimiser(tiny_splits):
+    ctx = make_context(tiny_splits, limit=64)
+    seen = []
+
+    def recording(model, x, y, index):
+        return torch.nn.functional.cross_entropy(model(x), y)
+
+    model = ctx.new_model()
+    original = torch.optim.SGD.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.SGD, "step", step)
+        train(model, ctx, SGDConfig(2, 16, 0.1, decay_every=3, decay_factor=0.1, decay_start=2),
+              recording, select=False)
+    assert seen == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01])

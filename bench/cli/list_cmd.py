@@ -1,5 +1,5 @@
-"""``bench list``: methods (supervision, defaults, reference), selection rules, datasets (classes, bias attribute,
-splits), sources, backbones."""
+"""``bench list``: methods (supervision, defaults, reference), protocol presets (what each
+sets), selection rules, datasets (classes, bias attribute, splits), sources, backbones."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
         label = name + (" (reference)" if cls.is_reference_model else "")
         table.add_row(label, cls.supervision.value, defaults, cls.reference)
     console.print(table)
+    console.print(protocol_table())
     console.print(selection_table())
     console.print(dataset_table())
     console.print("colourings (--dataset trains on one; the test splits are the others): "
@@ -37,6 +38,19 @@ def run(args: argparse.Namespace) -> int:
              for n in BACKBONES.names()]
     console.print("backbones: " + ", ".join(names) + " (docs/backbones.md)")
     return 0
+
+
+def protocol_table() -> Table:
+    """The protocol presets (--protocol): what each sets, and its source."""
+    from bench.protocols import PROTOCOLS
+    table = Table(title="protocols (--protocol; docs/protocols.md)")
+    for col in ("protocol", "summary", "sets", "source"):
+        table.add_column(col, overflow="fold")
+    for name, chosen in PROTOCOLS.items():
+        sets = chosen.describe() + ("" if chosen.fixes_data else " (each can be changed by "
+                                    "its flag)")
+        table.add_row(name, chosen.summary, sets, chosen.reference)
+    return table
 
 
 def selection_table() -> Table:

@@ -10,17 +10,27 @@ from bench.errors import ConfigError
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="colored", help="training dataset (default: colored)")
+    """Data, backbone and device flags. Those a protocol preset supplies default to None
+    (``settle_protocol`` fills them), so that a flag given can be told from one left out."""
+    p.add_argument("--protocol", default="seed",
+                   help="protocol preset: data construction, backbone, optimiser and method "
+                        "settings the runs start from (default: seed; bench list; "
+                        "docs/protocols.md)")
+    p.add_argument("--dataset", default=None,
+                   help="training dataset (default: the protocol's; seed: colored)")
     p.add_argument("--source", default="auto",
                    help="image source: auto (default: mnist), mnist, mnist-5k, fashion-mnist, "
                         "... (bench list; docs/datasets.md)")
     add_digit_options(p)
-    p.add_argument("--conflict-ratio", type=float, default=0.05,
-                   help="share of training images in a random colour (default 0.05)")
-    p.add_argument("--mode", choices=MODES, default="background", help="colouring mode")
-    p.add_argument("--jitter", type=float, default=0.0,
-                   help="colour jitter std for --mode foreground")
-    p.add_argument("--backbone", default="baseline")
+    p.add_argument("--conflict-ratio", type=float, default=None,
+                   help="share of training images in a random colour (default: the "
+                        "protocol's; seed: 0.05)")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="colouring mode (default: the protocol's; seed: background)")
+    p.add_argument("--jitter", type=float, default=None,
+                   help="colour jitter std for --mode foreground (default: the protocol's)")
+    p.add_argument("--backbone", default=None,
+                   help="network (default: the protocol's; seed: baseline)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--store", type=Path, default=None,
                    help="results database (default: $BENCH_STORE or runs/results.sqlite)")
@@ -36,9 +46,23 @@ def add_digit_options(p: argparse.ArgumentParser) -> None:
                         "are recorded as source <source>@unofficial-<fingerprint>")
 
 
-def data_spec(args: argparse.Namespace, source: str) -> ColoredMNISTSpec:
+def settle_protocol(args: argparse.Namespace):
+    """The protocol preset named by ``--protocol``, with the flags it supplies filled in on
+    ``args`` (mode, jitter, dataset, backbone, diagnostics, conflict ratio); a flag that
+    changes what a fixing preset sets is a one-line ConfigError."""
+    from bench.protocols import SETTINGS, preset
+    chosen = preset(args.protocol)
+    for name, value in chosen.settle({n: getattr(args, n, None) for n in SETTINGS}).items():
+        setattr(args, name, value)
+    if getattr(args, "conflict_ratio", None) is None:
+        args.conflict_ratio = chosen.default_ratio
+    return chosen
+
+
+def data_spec(args: argparse.Namespace, source: str, protocol=None) -> ColoredMNISTSpec:
+    fields = protocol.data_fields() if protocol is not None else {}
     return ColoredMNISTSpec(source=source, conflict_ratio=args.conflict_ratio, mode=args.mode,
-                            jitter=args.jitter)
+                            jitter=args.jitter, **fields)
 
 
 def positive_int(text: str) -> int:

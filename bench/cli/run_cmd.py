@@ -8,7 +8,7 @@ import warnings
 from rich.markup import escape
 
 from bench.cli.options import add_data_options, add_parallel_options, add_selection_option, \
-    check_jitter, check_ratio, data_spec, data_warnings, positive_int
+    check_jitter, check_ratio, data_spec, data_warnings, positive_int, settle_protocol
 from bench.cli.progress import RunBoard, message_console, result_summary
 from bench.cli.tables import add_wide_option, new_table, print_table
 from bench.datasets.digits import resolve_source
@@ -40,8 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="rerun seeds already stored")
     p.add_argument("--no-keep-weights", dest="keep_weights", action="store_false",
                    help="do not keep the selected model's weights (bench explain needs them)")
-    p.add_argument("--diagnostics", default="all", metavar="all|none|pgd,llc,color,gradcam",
-                   help="diagnostics to run after each fit (default all; see docs/diagnostics.md)")
+    p.add_argument("--diagnostics", default=None, metavar="all|none|pgd,llc,color,gradcam",
+                   help="diagnostics to run after each fit (default: the protocol's; seed: all; "
+                        "see docs/diagnostics.md)")
     p.add_argument("--diagnostic", dest="diagnostic_settings", action="append", default=[],
                    metavar="NAME.KEY=VALUE", help="change a diagnostic's setting, e.g. "
                    "pgd.steps=100 (repeatable; part of the run's spec)")
@@ -55,6 +56,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     console = message_console()
     method_cls = METHODS.get(args.method)
+    protocol = settle_protocol(args)
     DATASETS.get(args.dataset)
     BACKBONES.get(args.backbone)
     check_ratio(args.conflict_ratio)
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         if any(pair.split("=", 1)[0].strip() == field for pair in pairs):
             raise ConfigError(f"--epochs {args.epochs} and --set {field}=...: give one of them")
         pairs.append(f"{field}={args.epochs}")
-    overrides = parse_overrides(method_cls.Hparams, pairs)
+    # the protocol's settings for this method, then the user's (--set, --epochs) over them
+    overrides = {**protocol.overrides_for(args.method),
+                 **parse_overrides(method_cls.Hparams, pairs)}
     device = resolve_device(args.device)
     check_train_step(args.train_step)
     with warnings.catch_warnings(record=True) as caught:
@@ -79,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
     hook_options = HookOptions(diagnostics=args.diagnostics,
                                diagnostic_settings=tuple(args.diagnostic_settings),
                                keep_weights=args.keep_weights)
-    spec = make_spec(args.method, overrides, data_spec(args, source), args.dataset, args.backbone,
-                     extras=spec_extras(hook_options), selection=args.selection)
+    spec = make_spec(args.method, overrides, data_spec(args, source, protocol), args.dataset,
+                     args.backbone, extras={**spec_extras(hook_options), **protocol.extras()},
+                     selection=args.selection)
     store = Store(args.store)
     if store.ingested:
         console.print(f"added {len(store.ingested)} result(s) kept from an earlier failed write")
@@ -88,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     store.check_rows()                           # before any training is paid for
     hook_options = dataclasses.replace(hook_options, weights_dir=weights_dir_for(store.path))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    console.print(f"[bold]{args.method}[/] on {args.dataset} ({source}, r={args.conflict_ratio}, "
-                  f"{args.mode}) · device {device} · spec {spec.hash()} · store {store.path}")
+    named = f"protocol {protocol.name} · " if protocol.named_in_records else ""
+    console.print(f"[bold]{args.method}[/] · {named}{args.dataset} ({source}, "
+                  f"r={args.conflict_ratio}, {args.mode}, {args.backbone}) · device {device} · "
+                  f"spec {spec.hash()} · store {store.path}")
     todo = []
     for seed in seeds:
         if store.status(spec.key(seed)) == "completed" and not args.force:
@@ -112,9 +119,12 @@ def run(args: argparse.Namespace) -> int:
                 board.finished(f"[red]seed {record.seed} failed:[/] {escape(record.error or '')}")
             else:
                 board.finished(f"seed {record.seed}: {result_summary(record.metrics)}")
+                # printed, not counted: the seed was counted once above
                 for name, error in record.diagnostic_errors.items():
-                    board.finished(f"[yellow]seed {record.seed}: {name} failed (the run is "
-                                   f"kept):[/] {escape(error)}")
+                    board.print(f"[yellow]seed {record.seed}: {name} failed (the run is "
+                                f"kept):[/] {escape(error)}")
+                for name, note in record.diagnostic_notes.items():
+                    board.print(f"seed {record.seed}: {name} {escape(note)}")
 
         run_local(todo, settings, workers, on_record, isolate=False, stop_on_input_error=True,
                   progress_for=lambda job: board.progress_for(f"seed {job.seed}"))

@@ -29,7 +29,7 @@ from bench.training import check_train_step
 
 # grid fields that data options fill; their parser defaults are None so that "given on the
 # command line" can be told apart from "left at the default" (flags override a grid file)
-DATA_FLAGS = ("source", "dataset", "mode", "jitter", "backbone", "device")
+DATA_FLAGS = ("source", "dataset", "mode", "jitter", "backbone", "device", "protocol")
 
 
 def add_parser(sub) -> None:
@@ -38,11 +38,13 @@ def add_parser(sub) -> None:
     p.add_argument("--methods", help="comma list of registered methods, e.g. erm,jtt")
     p.add_argument("--seeds", type=positive_int, help="number of seeds (default 1)")
     p.add_argument("--first-seed", type=int, help="first seed (default 0)")
-    p.add_argument("--conflict-ratios", metavar="R,R,...", help="comma list, e.g. 0.01,0.05")
+    p.add_argument("--conflict-ratios", metavar="R,R,...", help="comma list, e.g. 0.01,0.05 "
+                   "(default: the protocol's; seed: 0.05)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=V[,V...]", help="hyperparameter values to sweep (repeatable); "
                    "applies to every method that has KEY")
-    p.add_argument("--diagnostics", help="all (default), none or a comma list")
+    p.add_argument("--diagnostics", help="all, none or a comma list (default: the protocol's; "
+                   "seed: all)")
     p.add_argument("--diagnostic", dest="diagnostic_settings", action="append", default=[],
                    metavar="NAME.KEY=VALUE", help="change a diagnostic's setting, e.g. "
                    "pgd.steps=100 (repeatable; part of every run's spec)")
@@ -122,7 +124,7 @@ def grid_from_args(args: argparse.Namespace) -> SweepGrid:
 def sweep(args: argparse.Namespace) -> int:
     console = message_console()
     check_train_step(args.train_step)
-    grid = grid_from_args(args)
+    grid = grid_from_args(args).settled()
     for method in grid.methods:
         METHODS.get(method)
     DATASETS.get(grid.dataset)

@@ -27,6 +27,11 @@ from bench.hparams import parse_overrides, resolve
 log = logging.getLogger(__name__)
 
 
+class NotApplicable(Exception):
+    """Raised by a diagnostic that does not apply to the run's model (Grad-CAM on a backbone
+    without feature maps); recorded as a note on the run, not as a failure."""
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     settings: type
@@ -155,7 +160,8 @@ def settings_options(settings: dict[str, dict[str, Any]]) -> list[str]:
 def make_after_fit():
     """The after-fit hook: runs the diagnostics the record's spec names, at the settings the
     spec holds. A diagnostic that raises is recorded as that diagnostic's error on the run
-    (``record.diagnostic_errors``); the others still run and the fit is kept."""
+    (``record.diagnostic_errors``); the others still run and the fit is kept. One that does
+    not apply to the model says why in ``record.diagnostic_notes``."""
     def run_diagnostics(model, splits, ctx, record) -> dict[str, float]:
         out: dict[str, float] = {}
         for name, settings in settings_from_spec(record.spec.extras).items():
@@ -165,6 +171,8 @@ def make_after_fit():
                 out.update(DIAGNOSTICS[name].run(model, splits, ctx, settings))
             except KeyboardInterrupt:
                 raise
+            except NotApplicable as exc:
+                record.diagnostic_notes[name] = str(exc)
             except Exception as exc:
                 record.diagnostic_errors[name] = " ".join(f"{type(exc).__name__}: {exc}".split())
                 log.warning("diagnostic %s failed: %s", name, record.diagnostic_errors[name])

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.backbones import has_feature_maps
 from bench.errors import DataError
 from bench.evaluate import predict
 from bench.supervision import to_float_images
@@ -89,7 +90,11 @@ def grey_digits(splits, name: str) -> torch.Tensor:
 
 
 def run_gradcam(model: nn.Module, splits, ctx, settings: GradCAMSettings) -> dict[str, float]:
+    from bench.diagnostics import NotApplicable
     from bench.diagnostics.pgd import sample_positions
+    if not has_feature_maps(model):
+        raise NotApplicable(f"not applicable to {ctx.backbone}: the backbone has no feature "
+                            f"maps for Grad-CAM to attribute")
     split = splits.tests[settings.split]
     index = sample_positions(len(split), settings.sample, settings.seed)
     masks = stroke_masks(grey_digits(splits, settings.split)[index])

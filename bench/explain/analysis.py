@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.backbones import has_feature_maps
 from bench.data import Splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import ConfigError
@@ -55,7 +56,7 @@ class Explanation:
     weights: np.ndarray             # (units, classes)
     pca: FeaturePCA
     nmi: np.ndarray
-    gradcam: dict[str, GradCAMPanel]
+    gradcam: dict[str, GradCAMPanel]   # empty for a backbone without feature maps (an MLP)
     classes: ClassVisualisation
     patching: PatchingResult
 
@@ -90,7 +91,7 @@ def explain(model: nn.Module, splits: Splits, spec: ColoredMNISTSpec,
                                       settings.seed)
 
     panels = {}
-    for name in ("aligned", "conflicting"):
+    for name in ("aligned", "conflicting") if has_feature_maps(model) else ():
         index = _sample(len(tests[name]), settings.gradcam_images, settings.seed)
         split = tests[name].subset(index)
         maps, pred = cams(model, to_float_images(split.images, device))

@@ -169,6 +169,8 @@ def draw_all(ex: Explanation, train: Split, folder: Path, prefix: str) -> dict[s
     for name, draw in (("confusion", confusion), ("units", units), ("pca", pca), ("nmi", nmi),
                        ("gradcam", gradcam), ("class-visualisation", class_visualisation),
                        ("patching", patching)):
+        if name == "gradcam" and not ex.gradcam:
+            continue   # no feature maps: the report says Grad-CAM does not apply
         out[name] = draw(ex, folder / f"{prefix}-{name}.png")
     out["top-k"] = top_k(ex, train, folder / f"{prefix}-top-k.png")
     return out

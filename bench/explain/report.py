@@ -82,6 +82,12 @@ def _unit_table(ex: Explanation) -> list[str]:
     return lines
 
 
+def _cell(name: str, label: str, paths: dict[str, Path], run: ExplainedRun) -> str:
+    if name not in paths:   # Grad-CAM on a backbone without feature maps
+        return f"not applicable to {run.record.spec.backbone} (no feature maps)"
+    return f"![{name} {label}]({paths[name].name})"
+
+
 def write_report(runs: list[ExplainedRun], folder: Path) -> Path:
     """``folder/report.md`` plus ``<prefix>-<figure>.png`` per run (prefix ``a``, ``b``)."""
     folder = Path(folder)
@@ -98,8 +104,8 @@ def write_report(runs: list[ExplainedRun], folder: Path) -> Path:
         if caption:
             lines += [caption, ""]
         lines += [f"| {' | '.join(labels)} |", "|---" * len(runs) + "|",
-                  "| " + " | ".join(f"![{name} {label}]({paths[name].name})"
-                                    for label, paths in zip(labels, drawn)) + " |"]
+                  "| " + " | ".join(_cell(name, label, paths, run)
+                                    for label, paths, run in zip(labels, drawn, runs)) + " |"]
     for run in runs:
         lines += ["", f"## Units of {run.label}", "", *_unit_table(run.explanation)]
     lines += ["", "CLIP/BLIP captioning of units (in the seed report) is not included: it "

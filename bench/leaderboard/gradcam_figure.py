@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from bench.backbones import backbone_has_feature_maps
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.diagnostics.pgd import sample_positions
@@ -124,6 +125,10 @@ def draw_figures(records: list[RunRecord], catalog: MethodCatalog, out: Path,
     for protocol, recs in group_by_protocol(records).items():
         pair = gradcam_pair(protocol, build_rows(recs, catalog))
         if pair is None:
+            continue
+        if not backbone_has_feature_maps(protocol.backbone):
+            notes.append(f"{protocol.slug}: no Grad-CAM figure, not applicable to "
+                         f"{protocol.backbone} (no feature maps)")
             continue
         missing = [r.key for r in pair.records
                    if not source.path(r.key).is_file()]

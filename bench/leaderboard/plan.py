@@ -95,8 +95,10 @@ def protocol_figures(protocol: Protocol, rows: list[Row]) -> list[PlannedFigure]
 
 
 # Extras that do not change what is trained (which diagnostics ran after the fit): a curve of
-# training accuracy against the ratio joins runs that differ only in them.
+# training accuracy against the ratio joins runs that differ only in them. The protocol
+# preset does change it, but a family's rows share it (it is part of the family's key).
 NOT_TRAINING = frozenset({"diagnostics"})
+NOT_IN_LABELS = NOT_TRAINING | {"protocol"}
 
 
 def _settings_label(row: Row) -> tuple[str, str]:
@@ -104,7 +106,7 @@ def _settings_label(row: Row) -> tuple[str, str]:
     hyperparameters and the extras that change training (row labels are per page, so they can
     differ between pages)."""
     spec = row.records[0].spec
-    extras = {k: v for k, v in spec.extras.items() if k not in NOT_TRAINING}
+    extras = {k: v for k, v in spec.extras.items() if k not in NOT_IN_LABELS}
     key = json.dumps([spec.method, spec.hparams, extras], sort_keys=True)
     if row.non_default is None:
         return key, markdown_text(f"{spec.method} "

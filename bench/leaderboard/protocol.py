@@ -2,7 +2,10 @@
 
 A protocol is everything in a run spec except the method and its settings: digit source,
 colouring mode, conflict ratio, the other data fields (jitter, validation fraction, palette),
-the training dataset and the backbone. Each protocol gets its own page, named by its slug.
+the training dataset and the backbone, and the named preset the runs started from
+(``bench.protocols``; the seed protocol's records name none). Each protocol gets its own page,
+named by its slug; a preset's pages are named and titled by the preset, whose settings its
+documentation gives, instead of by a hash of its data fields.
 """
 from __future__ import annotations
 
@@ -44,18 +47,23 @@ class Protocol:
     dataset: str
     rest: str              # the other data fields, canonical JSON
     conflict_ratio: float
+    preset: str = ""       # a named protocol preset (bench.protocols); "" for the seed's
 
     @property
     def is_main(self) -> bool:
-        return all(getattr(self, k) == v for k, v in MAIN.items()) and self.rest == DEFAULT_REST
+        return (all(getattr(self, k) == v for k, v in MAIN.items()) and self.rest == DEFAULT_REST
+                and not self.preset)
 
     @property
     def family(self) -> "Protocol":
         """The same protocol at every conflict ratio (ratio set to -1)."""
-        return Protocol(self.source, self.mode, self.backbone, self.dataset, self.rest, -1.0)
+        return Protocol(self.source, self.mode, self.backbone, self.dataset, self.rest, -1.0,
+                        self.preset)
 
     @property
     def slug(self) -> str:
+        if self.preset:
+            return self._preset_slug()
         parts = [self.source, self.mode]
         if self.conflict_ratio >= 0:
             parts.append(f"r{self.conflict_ratio:g}")
@@ -66,8 +74,20 @@ class Protocol:
             parts.append(hashlib.sha256(self.rest.encode()).hexdigest()[:8])
         return "-".join(parts)
 
+    def _preset_slug(self) -> str:
+        """``<preset>-<source>[-r<ratio>]-<backbone>``: the preset fixes the rest."""
+        parts = [self.preset, self.source]
+        if self.conflict_ratio >= 0:
+            parts.append(f"r{self.conflict_ratio:g}")
+        return "-".join([*parts, self.backbone])
+
     @property
     def title(self) -> str:
+        if self.preset:
+            text = f"{self.preset} protocol · {self.source}"
+            if self.conflict_ratio >= 0:
+                text += f" · r = {self.conflict_ratio:g}"
+            return text + f" · {self.backbone} backbone (docs/protocols.md)"
         text = f"{self.source} · {self.mode}"
         if self.conflict_ratio >= 0:
             text += f" · r = {self.conflict_ratio:g}"
@@ -87,8 +107,8 @@ class Protocol:
         return {k: v for k, v in sorted(rest.items()) if default.get(k) != v}
 
     def sort_key(self) -> tuple:
-        return (not self.is_main, self.source, self.mode, self.backbone, self.dataset,
-                self.rest, self.conflict_ratio)
+        return (not self.is_main, self.preset, self.source, self.mode, self.backbone,
+                self.dataset, self.rest, self.conflict_ratio)
 
 
 def protocol_of(record: RunRecord) -> Protocol:
@@ -100,7 +120,13 @@ def protocol_of(record: RunRecord) -> Protocol:
     return Protocol(slug_part(data.get("source", "?")),
                     slug_part(data.get("mode", "background")), slug_part(record.spec.backbone),
                     slug_part(record.spec.dataset), json.dumps(rest, sort_keys=True),
-                    float(data.get("conflict_ratio", -1.0)))
+                    float(data.get("conflict_ratio", -1.0)),
+                    _preset_part(record.spec.extras.get("protocol")))
+
+
+def _preset_part(preset) -> str:
+    """The preset's name as a file-name part; no preset (the seed protocol's old runs): ''."""
+    return slug_part(preset) if preset else ""
 
 
 def group_by_protocol(records: list[RunRecord]) -> dict[Protocol, list[RunRecord]]:

@@ -133,8 +133,10 @@ def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -
         extra_keys = _differing([s.extras for s in specs.values()])
         for h, spec in specs.items():
             missing = catalog.predates(method, spec.hparams)
-            keys = (hp_keys | set(catalog.non_default(method, spec.hparams) or {})) - set(missing)
-            parts = [f"{k}={format_value(spec.hparams.get(k))}" for k in sorted(keys)]
+            differing = catalog.non_default(method, spec.hparams, preset_of(spec)) or {}
+            keys = (hp_keys | set(differing)) - set(missing)
+            parts = [f"{k}={format_value(spec.hparams.get(k, differing.get(k)))}"
+                     for k in sorted(keys)]
             parts += [format_extra(k, spec.extras.get(k)) for k in sorted(extra_keys)]
             if missing:
                 parts.append(f"ran before {', '.join(missing)} existed")
@@ -143,6 +145,11 @@ def variant_labels(groups: dict[str, list[RunRecord]], catalog: MethodCatalog) -
     for label in labels.values():
         counts[label] += 1
     return {h: (f"{l} [{h[:8]}]" if counts[l] > 1 else l) for h, l in labels.items()}
+
+
+def preset_of(spec) -> str:
+    """The protocol preset a run started from ("" for the seed protocol's records)."""
+    return str(spec.extras.get("protocol") or "")
 
 
 def _supervision_position(supervision: str) -> tuple[int, str]:
@@ -201,7 +208,7 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
         rows.append(Row(markdown_text(labels[spec_hash]), spec.method, spec_hash,
                         markdown_text(supervision),
                         catalog.is_reference(spec.method), recs,
-                        catalog.non_default(spec.method, spec.hparams),
+                        catalog.non_default(spec.method, spec.hparams, preset_of(spec)),
                         failed=len(failed.get(spec_hash, ())),
                         recorded_supervision=markdown_text(", ".join(recorded)) or None))
     rank_rows(rows)

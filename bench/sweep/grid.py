@@ -8,6 +8,7 @@ The grid is written either as ``bench sweep`` flags or as a TOML file with the s
     source = "mnist-5k"
     diagnostics = "none"
     diagnostic_settings = ["pgd.steps=100"]   # as --diagnostic; part of every run's spec
+    protocol = "lff-cmnist"         # a protocol preset (bench.protocols; default "seed")
     epochs = 3                      # each method's main training length (as bench run --epochs)
     [set]                           # value lists; the product is swept
     lr = [0.1, 0.01]
@@ -31,6 +32,7 @@ from bench.errors import ConfigError
 from bench.harness import make_spec
 from bench.hooks import HookOptions, spec_extras
 from bench.hparams import parse_overrides
+from bench.protocols import SETTINGS, preset
 from bench.record import RunSpec
 from bench.registry import METHODS
 from bench.seeds import MAX_RUNS, check_seeds
@@ -42,18 +44,20 @@ class SweepGrid:
     methods: tuple[str, ...]
     seeds: int = 1
     first_seed: int = 0
-    conflict_ratios: tuple[float, ...] = (0.05,)
+    conflict_ratios: tuple[float, ...] | None = None   # None: the protocol's (seed: 0.05)
     # hyperparameter -> candidate values as written (typed per method when expanded)
     sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     source: str = "auto"
     data_root: str | None = None
-    dataset: str = "colored"
-    mode: str = "background"
-    jitter: float = 0.0
-    backbone: str = "baseline"
+    # None: the protocol preset's (seed: colored, background, 0.0, baseline, all)
+    dataset: str | None = None
+    mode: str | None = None
+    jitter: float | None = None
+    backbone: str | None = None
     device: str = "auto"
-    diagnostics: str = "all"
+    diagnostics: str | None = None
     diagnostic_settings: tuple[str, ...] = ()
+    protocol: str = "seed"
     epochs: int | None = None       # each method's ``epochs_field`` (bench run --epochs)
     selection: str | None = None    # the primary selection rule (None: each method's default)
 
@@ -65,7 +69,7 @@ class SweepGrid:
         if self.seeds < 1:
             raise ConfigError(f"seeds = {self.seeds}: expected a positive number of seeds")
         check_seeds(self.first_seed, self.seeds, "first_seed")
-        for r in self.conflict_ratios:
+        for r in self.conflict_ratios or ():
             if not 0.0 <= r <= 1.0:
                 raise ConfigError(f"conflict ratio {r}: must be between 0 and 1 (e.g. 0.05)")
         for key, values in self.sets:
@@ -77,8 +81,16 @@ class SweepGrid:
         return range(self.first_seed, self.first_seed + self.seeds)
 
     def hook_options(self, **kwargs) -> HookOptions:
-        return HookOptions(diagnostics=self.diagnostics,
+        return HookOptions(diagnostics=self.settled().diagnostics,
                            diagnostic_settings=self.diagnostic_settings, **kwargs)
+
+    def settled(self) -> "SweepGrid":
+        """The grid with what its protocol preset supplies filled in (the fields left None);
+        a field that changes what a fixing preset sets is a one-line ConfigError."""
+        chosen = preset(self.protocol)
+        values = chosen.settle({name: getattr(self, name) for name in SETTINGS})
+        return dataclasses.replace(self, **values,
+                                   conflict_ratios=self.conflict_ratios or chosen.conflict_ratios)
 
 
 @dataclass(frozen=True)
@@ -191,9 +203,11 @@ def load_grid_file(path: Path, overrides: dict[str, Any] | None = None) -> Sweep
     return dataclasses.replace(grid, **(overrides or {}))
 
 
-def _method_overrides(method: str, sets, epochs: int | None = None) -> list[dict[str, Any]]:
-    """The product of the grid's value lists over the hyperparameters this method has;
-    ``epochs`` sets the method's main training length unless a list sets that field."""
+def _method_overrides(method: str, sets, epochs: int | None = None,
+                      base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The product of the grid's value lists over the hyperparameters this method has, each
+    over ``base`` (the protocol's settings for the method); ``epochs`` sets the method's main
+    training length unless a list sets that field."""
     cls = METHODS.get(method)
     mine = [(k, vals) for k, vals in sets if k in _fields(method)]
     if epochs is not None and cls.epochs_field not in dict(mine):
@@ -201,7 +215,7 @@ def _method_overrides(method: str, sets, epochs: int | None = None) -> list[dict
     combos = []
     for values in itertools.product(*(vals for _, vals in mine)):
         pairs = [f"{k}={v}" for (k, _), v in zip(mine, values)]
-        combos.append(parse_overrides(cls.Hparams, pairs))
+        combos.append({**(base or {}), **parse_overrides(cls.Hparams, pairs)})
     return combos
 
 
@@ -214,6 +228,8 @@ def expand(grid: SweepGrid, source: str) -> list[Job]:
 
     A ``set`` key applies to every method with that hyperparameter; a key no method has is a
     typo and raises. ``source`` is the resolved digit source (never ``auto``)."""
+    grid = grid.settled()
+    chosen = preset(grid.protocol)
     for key, _ in grid.sets:
         if not any(key in _fields(m) for m in grid.methods):
             raise ConfigError(f"set {key}: none of {', '.join(grid.methods)} has a "
@@ -223,13 +239,13 @@ def expand(grid: SweepGrid, source: str) -> list[Job]:
         for m in dict.fromkeys(grid.methods))
     if count > MAX_RUNS:
         raise ConfigError(f"the grid has {count:,} runs, more than {MAX_RUNS:,} (a typo?)")
-    extras = spec_extras(grid.hook_options())
-    per_method = {m: _method_overrides(m, grid.sets, grid.epochs)
+    extras = {**spec_extras(grid.hook_options()), **chosen.extras()}
+    per_method = {m: _method_overrides(m, grid.sets, grid.epochs, chosen.overrides_for(m))
                   for m in dict.fromkeys(grid.methods)}
     jobs, seen = [], set()
     for ratio in grid.conflict_ratios:
         data = ColoredMNISTSpec(source=source, conflict_ratio=ratio, mode=grid.mode,
-                                jitter=grid.jitter)
+                                jitter=grid.jitter, **chosen.data_fields())
         for seed in grid.seed_list:
             for method, combos in per_method.items():
                 module = METHODS.get(method).__module__

@@ -1,0 +1,146 @@
+"""The literature's Colored MNIST table (methods x conflict ratios, the papers' layout) from our
+records of the ``lff-cmnist`` preset, with each published figure beside ours where one is
+quoted with its source (:mod:`bench.leaderboard.literature_figures`).
+
+The metric is the papers' *unbiased* accuracy: LfF averages its test accuracy over the 100
+(digit, colour) cells of a test set in which every digit wears each colour equally often
+(alinlab/LfF train.py:154-158, 275; make_dataset.py:122: 10% aligned). Ours holds the same test
+digits once in their own colour (``aligned``) and once in another (``conflicting``), so per
+seed we estimate it as (acc_aligned + 9 acc_conflicting) / 10 (digits weighted by their
+frequency, where LfF weights the cells equally). One table per selection rule: every
+label-free rule, and the oracle (the best test epoch, what DFA's code reports), labelled so.
+Pure: a function of records and the committed figures.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.literature_figures import PUBLISHED, SELECTION, PublishedFigure
+from bench.leaderboard.stats import summarize
+from bench.leaderboard.tables import preset_of
+from bench.record import RunRecord
+
+PRESET = "lff-cmnist"
+SOURCE = "mnist"          # the papers' digits; other sources (smoke runs) get no table
+RATIOS = (0.005, 0.01, 0.02, 0.05)
+# The papers' rows first (Vanilla, LfF, DFA), then the other methods of issue 28's rows.
+METHODS = ("erm", "lff-paper", "dfa", "jtt", "kmeans", "groupdro", "group-balanced")
+PAPER_NAMES = {"erm": "Vanilla", "lff-paper": "LfF", "dfa": "DFA"}
+SLUG = f"literature-{PRESET}"
+
+
+def unbiased_accuracy(metrics: dict[str, float]) -> float | None:
+    """(acc_aligned + 9 acc_conflicting) / 10: accuracy on a test set where each digit wears
+    its own colour a tenth of the time, as LfF's and DFA's."""
+    aligned, conflicting = metrics.get("acc_aligned"), metrics.get("acc_conflicting")
+    if aligned is None or conflicting is None:
+        return None
+    return (aligned + 9 * conflicting) / 10
+
+
+def picked_metrics(record: RunRecord, rule: str) -> dict[str, float] | None:
+    """The accuracies of the epoch ``rule`` picked (the record's own metrics for its primary
+    rule when the record predates stored picks)."""
+    pick = record.selection.get(rule)
+    if pick is not None:
+        return pick.get("metrics")
+    if rule == (record.selection_rule or "val-acc"):
+        return record.metrics
+    return None
+
+
+def rules() -> list[str]:
+    """Every label-free rule, then the oracles (reported, never ranked)."""
+    from bench.selection import rule, rule_names
+    return [n for n in rule_names() if rule(n).oracle or rule(n).supervision.reads_no_labels]
+
+
+def default_records(records: list[RunRecord], catalog: MethodCatalog) -> list[RunRecord]:
+    """Completed full-MNIST records of the preset that ran its own settings (a ``--set``
+    variant has no place in the papers' table; it is on the protocol pages)."""
+    return [r for r in records if r.status == "completed" and preset_of(r.spec) == PRESET
+            and r.source == SOURCE
+            and catalog.non_default(r.spec.method, r.spec.hparams, PRESET) == {}]
+
+
+def cell(values: list[float | None]) -> str:
+    s = summarize(values)
+    if s.n == 0:
+        return "—"
+    if s.n == 1:
+        return f"{s.mean * 100:.1f} (n=1)"
+    return f"{s.mean * 100:.1f} ± {s.std * 100:.1f} (n={s.n})"
+
+
+def published_cell(figures: list[PublishedFigure], number: dict[PublishedFigure, int]) -> str:
+    if not figures:
+        return "—"
+    return "; ".join(f"{f.value:.2f}" + (f" ± {f.std:.2f}" if f.std is not None else "")
+                     + f" [{number[f]}]" for f in figures)
+
+
+def rule_table(by_cell: dict[tuple[str, float], list[RunRecord]], rule: str,
+               published: tuple[PublishedFigure, ...], number: dict[PublishedFigure, int]
+               ) -> list[str]:
+    lines = ["| method | " + " | ".join(f"{r * 100:g}%" for r in RATIOS) + " |",
+             "|---|" + "---|" * len(RATIOS)]
+    for method in METHODS:
+        if not any(by_cell.get((method, r)) for r in RATIOS):
+            continue
+        name = f"{PAPER_NAMES[method]} (`{method}`)" if method in PAPER_NAMES else f"`{method}`"
+        values = [cell([unbiased_accuracy(m) for rec in by_cell.get((method, r), [])
+                        if (m := picked_metrics(rec, rule)) is not None]) for r in RATIOS]
+        lines.append(f"| {name} | " + " | ".join(values) + " |")
+        mine = [f for f in published if f.method == method]
+        if mine:
+            lines.append("| ↳ published | " + " | ".join(
+                published_cell([f for f in mine if f.ratio == r], number) for r in RATIOS) + " |")
+    return lines
+
+
+def run_time_line(records: list[RunRecord]) -> str:
+    by_device: dict[str, float] = defaultdict(float)
+    for rec in records:
+        by_device[rec.device] += sum(v for k, v in rec.metrics.items() if k.startswith("seconds_"))
+    parts = [f"{seconds / 3600:.2f} h on {device}" for device, seconds in sorted(by_device.items())]
+    return (f"Run time of these {len(records)} runs (data, bias proxy, training, evaluation and "
+            f"diagnostics, summed over runs): {', '.join(parts)}.")
+
+
+def literature_page(records: list[RunRecord], catalog: MethodCatalog, command: str,
+                    published: tuple[PublishedFigure, ...] = PUBLISHED) -> str | None:
+    """The page, or None without full-MNIST records of the preset."""
+    kept = default_records(records, catalog)
+    if not kept:
+        return None
+    by_cell: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
+    for rec in kept:
+        by_cell[(rec.spec.method, float(rec.spec.data["conflict_ratio"]))].append(rec)
+    number = {f: i for i, f in enumerate(published, 1)}
+    from bench.selection import rule as selection_rule
+    lines = [f"# The literature's Colored MNIST: {PRESET}, methods x conflict ratios", "",
+             "<!-- Generated by `bench leaderboard` from run records; edit the records, not "
+             "this file. -->", "", f"Regenerate with `{command}`.", "",
+             "Unbiased test accuracy % (each digit in its own colour a tenth of the time, as "
+             "in LfF's and DFA's test sets): (acc_aligned + 9 acc_conflicting) / 10 per seed, "
+             "mean ± sample std over seeds (n seeds). Full MNIST, the `lff-cmnist` preset's "
+             "own settings (docs/protocols.md). One table per selection rule.", ""]
+    for name in rules():
+        chosen = selection_rule(name)
+        title = (f"`{name}` ({chosen.summary}; reported, never a result)"
+                 if chosen.oracle else f"`{name}` ({chosen.summary})")
+        lines += [f"## Selected by {title}", "", *rule_table(by_cell, name, published, number),
+                  ""]
+    lines += ["## Published figures", ""]
+    if published:
+        lines += [f"{i}. {f.paper}, {f.table} ({f.address}); selection: {f.selection}."
+                  for f, i in number.items()]
+    else:
+        lines.append("None quoted yet: a published figure enters only with the page it was "
+                     "read from (bench/leaderboard/literature_figures.py says which sources "
+                     "were searched).")
+    lines += ["", "How the papers' code chose the reported model:", ""]
+    lines += [f"- {paper}: {text}." for paper, text in SELECTION.items()]
+    lines += ["", run_time_line(kept), ""]
+    return "\n".join(lines)
