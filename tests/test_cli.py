@@ -205,7 +205,9 @@ def test_a_result_that_cannot_be_stored_is_kept_and_imported_later(tmp_path, cap
                                                                   monkeypatch):
     """The store passes the check, then refuses the write after training (it became
     read-only), and its pending folder cannot be made: the record goes to the unsaved folder,
-    the one-line error names it, and the next command with a writable store adds it."""
+    the one-line error names it, and the next command that opens the store for writing adds it
+    (the same run again: it finds its seed stored and trains nothing). Read-only commands
+    such as ``bench results`` never write, so they do not ingest it."""
     import os
     from bench.store import Store
     store = tmp_path / "r.sqlite"
@@ -219,6 +221,12 @@ def test_a_result_that_cannot_be_stored_is_kept_and_imported_later(tmp_path, cap
     assert "not writable" in line and unsaved in line
     monkeypatch.undo()
     monkeypatch.setenv("BENCH_UNSAVED_DIR", unsaved)
+    assert main(["results", "--format", "json", "--store", str(store)]) == 0
+    assert json.loads(capsys.readouterr().out) == []          # read-only: not ingested yet
+    assert os.listdir(unsaved)
+    assert _run(store) == 0
+    assert not os.listdir(unsaved)
+    capsys.readouterr()
     assert main(["results", "--format", "json", "--store", str(store)]) == 0
     [record] = json.loads(capsys.readouterr().out)
     assert record["status"] == "completed" and record["method"] == "erm"
