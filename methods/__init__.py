@@ -9,3 +9,4 @@ from bench.methods import kmeans  # noqa: F401
 from bench.methods import dfr  # noqa: F401
 from bench.methods import greyscale  # noqa: F401
 from bench.methods import ablate_texture  # noqa: F401
+from bench.methods import llc_guard  # noqa: F401
