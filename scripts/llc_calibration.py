@@ -62,6 +62,13 @@ def score(trace: np.ndarray, finite: bool, burnin: int, draws: int, chains: int,
             "positive": llc > 0}
 
 
+def halves_agree(trace: np.ndarray, tolerance: float = 0.2) -> bool:
+    """The stored flag's test (``bench.diagnostics.llc.converged``) on a per-step LLC trace."""
+    half = trace.shape[1] // 2
+    first, second = trace[:, :half].mean(), trace[:, half:].mean()
+    return bool(abs(second - first) <= tolerance * max(abs(second), 1.0))
+
+
 def configurations(steps: int):
     for burnin, draws, chains in itertools.product(BURNINS, DRAWS, CHAINS):
         if burnin + 2 * draws <= steps:
@@ -205,6 +212,12 @@ def analyse(folder: Path, log=print) -> dict:
             "settings": {**SETTINGS["A2" if larger_step else "A1"], "chains": chains,
                          "burnin": burnin // 2 if larger_step else burnin,
                          "draws": draws // 2 if larger_step else draws}}
+    flag_misses = [label for label, t in traces.items()
+                   if all(scores[best][label][c] for c in CRITERIA)
+                   and not halves_agree(t["trace"][:chains, burnin:burnin + draws])]
+    if flag_misses:
+        pick["settings"]["convergence"] = "noise-aware"
+    log(f"old convergence flag fails on models passing criteria 1-5: {flag_misses or 'none'}")
     checks = {}
     for name in ("B-seed1", "B-subset16k"):
         for label, t in load_traces(folder, name).items():

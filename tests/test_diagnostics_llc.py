@@ -105,3 +105,31 @@ def test_a_perfect_fit_is_measured_from_a_zero_loss():
     out = estimate_llc(model, x, y, settings, torch.device("cpu"),
                        loss=lambda m, b: ((m(b[0]) - b[1]) ** 2).mean())
     assert math.isfinite(out["llc"]) and out["llc"] > 0
+
+
+def test_noise_aware_convergence_forgives_noise_not_drift():
+    from bench.diagnostics.llc import converged_noise_aware
+    rng = np.random.default_rng(1)
+    settings = LLCSettings(nbeta=10.0, convergence="noise-aware")
+    noisy = 0.7 + 1.0 * rng.standard_normal((4, 200))      # halves differ by noise only
+    assert not converged(noisy, 0.4, 10, 0.2, 10)            # the old test fails it...
+    assert converged_noise_aware(noisy, 0.4, settings)       # ...the noise-aware one does not
+    drifting = 0.5 + 0.02 * rng.standard_normal((4, 200)) + np.linspace(0, 0.5, 200)
+    assert not converged_noise_aware(drifting, 0.4, settings)
+    apart = 0.5 + 0.02 * rng.standard_normal((4, 200)) + np.array([[0.0], [0.0], [0.0], [0.3]])
+    assert not converged_noise_aware(apart, 0.4, settings)  # split-R-hat
+    assert not converged_noise_aware(np.full((2, 10), np.nan), 0.4, settings)
+
+
+def test_the_convergence_setting_leaves_existing_spec_hashes_alone():
+    """A field added later is left out of a spec at its old value, and a spec without it
+    (every stored one) runs the old test."""
+    from bench.diagnostics import changed_settings, diagnostic_settings, settings_from_spec
+    plain = diagnostic_settings(("llc",))
+    assert "convergence" not in plain["llc"]
+    assert settings_from_spec({"diagnostics": plain})["llc"].convergence == "halves"
+    aware = diagnostic_settings(("llc",), {"llc": {"convergence": "noise-aware"}})
+    assert aware["llc"]["convergence"] == "noise-aware"
+    assert settings_from_spec({"diagnostics": aware})["llc"].convergence == "noise-aware"
+    assert changed_settings(aware) == [("llc", "convergence", "noise-aware")]
+    assert changed_settings(plain) == []

@@ -12,7 +12,7 @@ import math
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 import torch
@@ -24,6 +24,10 @@ from bench.diagnostics.mcmc import mcse_mean, split_rhat
 from bench.hparams import hparam
 
 log = logging.getLogger(__name__)
+
+
+CONVERGENCE_TESTS = ("halves", "noise-aware")
+RHAT_LIMIT = 1.1      # the noise-aware test's bound on split-R-hat
 
 
 @dataclass(frozen=True)
@@ -49,21 +53,33 @@ class LLCSettings:
     tolerance: float = hparam(0.2, low=0, low_open=True)
     explode_factor: float = hparam(10.0, low=1, low_open=True)
     seed: int = 0
+    # How ``llc_converged`` is decided: "halves" (above) or "noise-aware" (also split-R-hat
+    # <= 1.1, and the halves may differ by 3 combined MCSE when that exceeds the tolerance;
+    # docs/llc-calibration.md).
+    convergence: str = hparam("halves", choices=CONVERGENCE_TESTS)
+    # Fields added after records were made, with the value that reproduces those records: a
+    # spec carries such a field only when it differs (bench.diagnostics.diagnostic_settings),
+    # so runs at the old behaviour keep their spec hashes.
+    ADDED_FIELDS: ClassVar[dict] = {"convergence": "halves"}
 
     def resolved_nbeta(self) -> float:
         return self.nbeta if self.nbeta is not None else self.batch_size / math.log(self.batch_size)
 
 
+def _bounded(losses: np.ndarray, init_loss: float, explode_factor: float) -> bool:
+    """Finite traces, none above ``explode_factor`` x the initial loss (+1), two halves."""
+    if losses.size == 0 or not np.all(np.isfinite(losses)) or not math.isfinite(init_loss):
+        return False
+    return (losses.shape[1] // 2 > 0
+            and not np.any(losses > explode_factor * max(init_loss, 1e-3) + 1.0))
+
+
 def converged(losses: np.ndarray, init_loss: float, nbeta: float, tolerance: float,
               explode_factor: float) -> bool:
     """Convergence of SGLD loss traces (chains, draws) started at ``init_loss``."""
-    if losses.size == 0 or not np.all(np.isfinite(losses)) or not math.isfinite(init_loss):
-        return False
-    if np.any(losses > explode_factor * max(init_loss, 1e-3) + 1.0):
+    if not _bounded(losses, init_loss, explode_factor):
         return False
     half = losses.shape[1] // 2
-    if half == 0:
-        return False
     first = nbeta * (losses[:, :half].mean() - init_loss)
     second = nbeta * (losses[:, half:].mean() - init_loss)
     return bool(abs(second - first) <= tolerance * max(abs(second), 1.0))
@@ -162,6 +178,25 @@ def pass_means(trace: np.ndarray, per_pass: int) -> np.ndarray:
     return trace[:, :blocks * per_pass].reshape(len(trace), blocks, per_pass).mean(axis=2)
 
 
+def converged_noise_aware(losses: np.ndarray, init_loss: float, settings: "LLCSettings",
+                          per_pass: int = 1) -> bool:
+    """The "noise-aware" test: bounded traces, split-R-hat <= RHAT_LIMIT, and the halves'
+    estimates within max(tolerance x |LLC| (floor 1), 3 combined MCSE): a drift beyond the
+    chains' own noise fails, noise alone does not."""
+    if not _bounded(losses, init_loss, settings.explode_factor):
+        return False
+    trace = llc_trace(losses, init_loss, settings.resolved_nbeta())
+    if not split_rhat(pass_means(trace, per_pass)) <= RHAT_LIMIT:
+        return False
+    half = trace.shape[1] // 2
+    first, second = trace[:, :half], trace[:, half:2 * half]
+    noise = 3 * math.hypot(mcse_mean(pass_means(first, per_pass)),
+                           mcse_mean(pass_means(second, per_pass)))
+    allowed = max(settings.tolerance * max(abs(trace.mean()), 1.0),
+                  noise if math.isfinite(noise) else 0.0)
+    return bool(abs(second.mean() - first.mean()) <= allowed)
+
+
 def summarize_llc(losses: np.ndarray, init_loss: float, settings: LLCSettings,
                   per_pass: int = 1) -> dict[str, float]:
     """The stored metrics from the loss traces (chains, draws): ``llc``, ``llc_std`` (std of
@@ -170,8 +205,11 @@ def summarize_llc(losses: np.ndarray, init_loss: float, settings: LLCSettings,
     ``llc_rhat`` (split-R-hat) and ``llc_ess`` (effective number of independent draws)."""
     trace = llc_trace(losses, init_loss, settings.resolved_nbeta())
     per_chain = trace.mean(axis=1)
-    ok = converged(losses, init_loss, settings.resolved_nbeta(), settings.tolerance,
-                   settings.explode_factor)
+    if settings.convergence == "noise-aware":
+        ok = converged_noise_aware(losses, init_loss, settings, per_pass)
+    else:
+        ok = converged(np.asarray(losses), init_loss, settings.resolved_nbeta(),
+                       settings.tolerance, settings.explode_factor)
     blocks = pass_means(trace, per_pass)
     mcse = mcse_mean(blocks)
     out = {"llc": float(trace.mean()),
