@@ -57,7 +57,7 @@ remeasure() {   # $1: store, $2: output file; four shards in parallel
 }
 
 trajectory() {
-  local common="--data-root $DATA --device cuda --probe --settings {\"chains\":4,\"burnin\":100,\"draws\":200}"
+  local common="--data-root $DATA --device cuda --probe --settings {\"chains\":4,\"burnin\":100,\"draws\":150}"
   "$PY" scripts/llc_trajectory.py --method erm --set epochs=20 --seeds 0 $common --csv "$OUT/traj-erm20-0.csv" > "$OUT/logs/traj-erm-0.log" 2>&1 &
   "$PY" scripts/llc_trajectory.py --method erm --set epochs=20 --seeds 1 $common --csv "$OUT/traj-erm20-1.csv" > "$OUT/logs/traj-erm-1.log" 2>&1 &
   "$PY" scripts/llc_trajectory.py --method jtt --seeds 0 $common --csv "$OUT/traj-jtt-0.csv" > "$OUT/logs/traj-jtt-0.log" 2>&1 &
@@ -99,4 +99,9 @@ want guard && { ( guard; log "guard rc=$?"
   [ -f "$OUT/pick.json" ] && [ -f "$OUT/guard.sqlite" ] && remeasure "$OUT/guard.sqlite" "$OUT/llc-remeasured-guard.json" ) & }
 wait
 rm -f "$OUT"/part-*.json
+if [ -f "$OUT/llc-remeasured.json" ]; then
+  stores="$STORE"; files="$OUT/llc-remeasured.json"
+  [ -f "$OUT/llc-remeasured-guard.json" ] && { stores="$stores $OUT/guard.sqlite"; files="$files $OUT/llc-remeasured-guard.json"; }
+  "$PY" scripts/llc_equal_budget.py --store $stores --remeasured $files > "$OUT/llc-equal-budget.md" 2> "$OUT/logs/equal-budget.log"
+fi
 log "done"

@@ -172,3 +172,23 @@ def test_trajectory_recorder_table_and_figure(tmp_path, tiny_splits):
     assert "| erm | train | 2 | 2.50 ± 0.71 | 0.10 | 2 |" in text
     traj.plot(again, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_equal_budget_summary_reads_the_remeasured_llcs(tmp_path, capsys):
+    from bench.diagnostics.llc_remeasured import write_remeasured
+    script = load_script("llc_equal_budget")
+    store = tmp_path / "runs.sqlite"
+    runs = {}
+    for seed in range(3):
+        for method, level in (("erm", 2.0), ("group-balanced", 5.0)):
+            record = keep(store, method, seed, metrics={"llc": 99.0, "llc_converged": 0.0,
+                                                         "acc_conflicting": 0.5},
+                          weights=False)
+            runs[record.key] = {"llc": level + 0.1 * seed, "llc_converged": 1.0,
+                                "llc_mcse": 0.1, "llc_rhat": 1.01}
+    write_remeasured(tmp_path / "llc.json", {}, runs)
+    script.main(["--store", str(store), "--remeasured", str(tmp_path / "llc.json"),
+                 "--source", "mnist-5k", "--backbone", make_spec("erm", {}, DATA).backbone])
+    out = capsys.readouterr().out
+    assert "| erm | 3 | 3 | 2.10 ± 0.10 | 0.10 | 1.010 |" in out
+    assert "| group-balanced | erm | 10, 16 | 3 | +3.00 ± 0.00 |" in out
