@@ -133,3 +133,14 @@ def test_the_convergence_setting_leaves_existing_spec_hashes_alone():
     assert settings_from_spec({"diagnostics": aware})["llc"].convergence == "noise-aware"
     assert changed_settings(aware) == [("llc", "convergence", "noise-aware")]
     assert changed_settings(plain) == []
+
+
+def test_fewer_examples_than_a_batch_still_sample(trained):
+    """A subset smaller than the batch used to give devinterp an empty loader to cycle
+    forever; the batch shrinks to the subset instead."""
+    model, x, y = trained
+    settings = LLCSettings(subset=40, batch_size=256, chains=1, draws=4, burnin=0)
+    out = estimate_llc(model, x[:40], y[:40], settings, torch.device("cpu"))
+    assert math.isfinite(out["llc"])
+    with pytest.raises(ValueError, match="at least 2"):
+        estimate_llc(model, x[:1], y[:1], settings, torch.device("cpu"))

@@ -134,7 +134,11 @@ def sample_llc(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
     and the exact loss at the trained weights. Global RNG states (torch, numpy, random) are
     restored afterwards: devinterp seeds torch's per chain."""
     from devinterp.slt.sampler import estimate_learning_coeff_with_summary
-    loader = batch_loader(inputs, targets, settings.batch_size, settings.seed)
+    if len(targets) < 2:
+        raise ValueError(f"the LLC needs at least 2 examples, got {len(targets)}")
+    # never an empty loader (fewer examples than a batch): devinterp would cycle it forever
+    loader = batch_loader(inputs, targets, min(settings.batch_size, len(targets)),
+                          settings.seed)
     was_training = model.training
     init_loss = _full_loss(model, loader, loss)   # exact, not devinterp's few-batch estimate
     np_state, py_state = np.random.get_state(), random.getstate()
@@ -229,7 +233,7 @@ def estimate_llc(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                  loss: Loss = cross_entropy) -> dict[str, float]:
     """SGLD near the trained weights, summarised by :func:`summarize_llc`."""
     result, init_loss = sample_llc(model, inputs, targets, settings, device, loss)
-    per_pass = len(targets) // settings.batch_size
+    per_pass = max(len(targets) // settings.batch_size, 1)
     return summarize_llc(result["loss/trace"], init_loss, settings, per_pass)
 
 
