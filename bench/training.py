@@ -129,8 +129,13 @@ def default_judge(ctx: RunContext) -> SelectionJudge:
                           conflicting, groups)
 
 
+# sample_weights: a tensor, or epoch (from 0) -> tensor or None, for a method that changes its
+# sampling between epochs (llc-guard); None samples a permutation.
+SampleWeights = torch.Tensor | Callable[[int], torch.Tensor | None] | None
+
+
 def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objective = cross_entropy,
-          sample_weights: torch.Tensor | None = None, extra_parameters: Iterable[nn.Parameter] = (),
+          sample_weights: SampleWeights = None, extra_parameters: Iterable[nn.Parameter] = (),
           select: bool = True, phase: str = "train",
           on_epoch_end: Callable[[int], None] | None = None) -> FitResult:
     """Trains ``model`` in place. With ``select`` every selection rule is scored after every
@@ -149,7 +154,8 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
     model.train()
     done = 0   # steps taken, for the lr schedule
     for epoch in range(cfg.epochs):
-        order = epoch_order(n, ctx, sample_weights)
+        weights = sample_weights(epoch) if callable(sample_weights) else sample_weights
+        order = epoch_order(n, ctx, weights)
         running = torch.zeros((), device=ctx.device)
         reported = 0
         for step, start in enumerate(range(0, n, cfg.batch_size), 1):

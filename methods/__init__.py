@@ -10,3 +10,4 @@ from bench.methods import dfr  # noqa: F401
 from bench.methods import greyscale  # noqa: F401
 from bench.methods import ablate_texture  # noqa: F401
 from bench.methods import dfa  # noqa: F401
+from bench.methods import llc_guard  # noqa: F401

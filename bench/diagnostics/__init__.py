@@ -102,8 +102,13 @@ def diagnostic_settings(names: tuple[str, ...], overrides: dict[str, dict[str, A
     """Each selected diagnostic's full settings (defaults + overrides) as plain data, for the
     run spec; with no overrides exactly the defaults, so default specs hash as they always did."""
     overrides = overrides or {}
-    return {n: dataclasses.asdict(resolve(DIAGNOSTICS[n].settings, overrides.get(n, {})))
-            for n in names}
+    out = {}
+    for n in names:
+        values = dataclasses.asdict(resolve(DIAGNOSTICS[n].settings, overrides.get(n, {})))
+        added = getattr(DIAGNOSTICS[n].settings, "ADDED_FIELDS", {})
+        # a field added later is hashed only when it changes what the older specs computed
+        out[n] = {k: v for k, v in values.items() if not (k in added and v == added[k])}
+    return out
 
 
 def settings_from_spec(extras: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +122,8 @@ def settings_from_spec(extras: dict[str, Any]) -> dict[str, Any]:
         # JSON turned tuples into lists; the settings classes are frozen and hashable
         fixed = {k: tuple(v) if isinstance(v, list) and "tuple" in str(hints.get(k)) else v
                  for k, v in values.items()}
-        out[name] = cls(**fixed)
+        # a spec made before a field existed computed what the field's old value computes
+        out[name] = cls(**{**getattr(cls, "ADDED_FIELDS", {}), **fixed})
     return out
 
 
@@ -125,8 +131,9 @@ def changed_settings(settings: dict[str, dict[str, Any]]) -> list[tuple[str, str
     """(diagnostic, key, value) for each setting that differs from its default."""
     changed = []
     for name in [n for n in DIAGNOSTICS if n in settings]:
-        defaults = dataclasses.asdict(DIAGNOSTICS[name].settings())
-        for key, value in sorted(settings[name].items()):
+        cls = DIAGNOSTICS[name].settings
+        defaults = dataclasses.asdict(cls())
+        for key, value in sorted({**getattr(cls, "ADDED_FIELDS", {}), **settings[name]}.items()):
             # compared as JSON: a spec read back from a file holds lists where tuples were
             if json.dumps(value) != json.dumps(defaults.get(key)):
                 changed.append((name, key, value))

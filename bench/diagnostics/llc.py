@@ -12,16 +12,22 @@ import math
 import random
 import warnings
 from dataclasses import dataclass
+from typing import Callable, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
+from bench.diagnostics.mcmc import mcse_mean, split_rhat
 from bench.hparams import hparam
 
 log = logging.getLogger(__name__)
+
+
+CONVERGENCE_TESTS = ("halves", "noise-aware")
+RHAT_LIMIT = 1.1      # the noise-aware test's bound on split-R-hat
 
 
 @dataclass(frozen=True)
@@ -47,42 +53,94 @@ class LLCSettings:
     tolerance: float = hparam(0.2, low=0, low_open=True)
     explode_factor: float = hparam(10.0, low=1, low_open=True)
     seed: int = 0
+    # How ``llc_converged`` is decided: "halves" (above) or "noise-aware" (also split-R-hat
+    # <= 1.1, and the halves may differ by 3 combined MCSE when that exceeds the tolerance;
+    # docs/llc-calibration.md).
+    convergence: str = hparam("halves", choices=CONVERGENCE_TESTS)
+    # Fields added after records were made, with the value that reproduces those records: a
+    # spec carries such a field only when it differs (bench.diagnostics.diagnostic_settings),
+    # so runs at the old behaviour keep their spec hashes.
+    ADDED_FIELDS: ClassVar[dict] = {"convergence": "halves"}
 
     def resolved_nbeta(self) -> float:
         return self.nbeta if self.nbeta is not None else self.batch_size / math.log(self.batch_size)
 
 
+def _bounded(losses: np.ndarray, init_loss: float, explode_factor: float) -> bool:
+    """Finite traces, none above ``explode_factor`` x the initial loss (+1), two halves."""
+    if losses.size == 0 or not np.all(np.isfinite(losses)) or not math.isfinite(init_loss):
+        return False
+    return (losses.shape[1] // 2 > 0
+            and not np.any(losses > explode_factor * max(init_loss, 1e-3) + 1.0))
+
+
 def converged(losses: np.ndarray, init_loss: float, nbeta: float, tolerance: float,
               explode_factor: float) -> bool:
     """Convergence of SGLD loss traces (chains, draws) started at ``init_loss``."""
-    if losses.size == 0 or not np.all(np.isfinite(losses)) or not math.isfinite(init_loss):
-        return False
-    if np.any(losses > explode_factor * max(init_loss, 1e-3) + 1.0):
+    if not _bounded(losses, init_loss, explode_factor):
         return False
     half = losses.shape[1] // 2
-    if half == 0:
-        return False
     first = nbeta * (losses[:, :half].mean() - init_loss)
     second = nbeta * (losses[:, half:].mean() - init_loss)
     return bool(abs(second - first) <= tolerance * max(abs(second), 1.0))
 
 
-def _cross_entropy(model: nn.Module, batch) -> torch.Tensor:
+# loss(model, (inputs, targets)) -> mean loss of the batch: the negative log-likelihood whose
+# tempered posterior SGLD samples. Classification uses cross-entropy; the known-answer tests
+# (tests/test_llc_known_answers.py) pass the squared error of their regression models.
+Loss = Callable[[nn.Module, tuple], torch.Tensor]
+
+
+def cross_entropy(model: nn.Module, batch) -> torch.Tensor:
     x, y = batch
     return F.cross_entropy(model(x), y)
 
 
-def sample_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-               settings: LLCSettings, device: torch.device) -> tuple[dict, float]:
-    """devinterp's SGLD summary (per-chain LLCs, ``loss/trace`` of the draws) and the exact loss
-    at the trained weights. Global RNG states (torch, numpy, random) are restored afterwards:
-    devinterp seeds torch's per chain."""
+class _TensorBatches(Dataset):
+    """Tensors indexed a batch at a time (``__getitems__``), not item by item and collated:
+    the per-item cost dominates an SGLD step of a small model."""
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor):
+        self.inputs, self.targets = inputs, targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int):
+        return self.inputs[index], self.targets[index]
+
+    def __getitems__(self, indices: list[int]):
+        index = torch.as_tensor(indices)
+        return self.inputs[index], self.targets[index]
+
+
+def _batch_as_is(batch):
+    return batch
+
+
+def batch_loader(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int,
+                 seed: int) -> DataLoader:
+    """Shuffled batches (the last partial one dropped), reshuffled every pass from a seeded
+    generator: the same batches as ``DataLoader(TensorDataset(...), shuffle=True)``."""
+    return DataLoader(_TensorBatches(inputs, targets), batch_size=batch_size, shuffle=True,
+                      generator=torch.Generator().manual_seed(seed), drop_last=True,
+                      collate_fn=_batch_as_is)
+
+
+def sample_llc(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+               settings: LLCSettings, device: torch.device,
+               loss: Loss = cross_entropy) -> tuple[dict, float]:
+    """devinterp's SGLD summary (``loss/trace``: the batch loss at every draw, chains x draws)
+    and the exact loss at the trained weights. Global RNG states (torch, numpy, random) are
+    restored afterwards: devinterp seeds torch's per chain."""
     from devinterp.slt.sampler import estimate_learning_coeff_with_summary
-    loader_rng = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(TensorDataset(images, labels), batch_size=settings.batch_size,
-                        shuffle=True, generator=loader_rng, drop_last=True)
+    if len(targets) < 2:
+        raise ValueError(f"the LLC needs at least 2 examples, got {len(targets)}")
+    # never an empty loader (fewer examples than a batch): devinterp would cycle it forever
+    loader = batch_loader(inputs, targets, min(settings.batch_size, len(targets)),
+                          settings.seed)
     was_training = model.training
-    init_loss = _full_loss(model, loader)   # exact, instead of devinterp's few-batch estimate
+    init_loss = _full_loss(model, loader, loss)   # exact, not devinterp's few-batch estimate
     np_state, py_state = np.random.get_state(), random.getstate()
     cuda = [device] if device.type == "cuda" else []
     try:
@@ -90,11 +148,14 @@ def sample_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
             warnings.simplefilter("ignore")
             torch.manual_seed(settings.seed)
             result = estimate_learning_coeff_with_summary(
-                model, loader, evaluate=_cross_entropy,
+                model, loader, evaluate=loss,
                 optimizer_kwargs=dict(lr=settings.lr, localization=settings.localization,
                                       nbeta=settings.resolved_nbeta()),
                 num_chains=settings.chains, num_draws=settings.draws,
-                num_burnin_steps=settings.burnin, init_loss=init_loss, seed=settings.seed,
+                num_burnin_steps=settings.burnin, seed=settings.seed,
+                # devinterp recomputes a falsy init loss from a few batches; ours is exact
+                # and used below, so a zero loss (a perfect fit) is passed as the least float
+                init_loss=init_loss or math.ulp(0.0),
                 device=device, verbose=False)
     finally:
         np.random.set_state(np_state)
@@ -103,26 +164,83 @@ def sample_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return result, init_loss
 
 
-def estimate_llc(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                 settings: LLCSettings, device: torch.device) -> dict[str, float]:
-    """``llc``, ``llc_std`` over chains and ``llc_converged`` (1/0)."""
-    nbeta = settings.resolved_nbeta()
-    result, init_loss = sample_llc(model, images, labels, settings, device)
-    losses = np.asarray(result["loss/trace"], dtype=np.float64)
-    per_chain = np.array([result[f"llc-chain/{i}"] for i in range(settings.chains)])
-    ok = converged(losses, init_loss, nbeta, settings.tolerance, settings.explode_factor)
-    llc = float(per_chain.mean())
-    std = float(per_chain.std(ddof=1)) if len(per_chain) > 1 else 0.0
+def llc_trace(losses: np.ndarray, init_loss: float, nbeta: float) -> np.ndarray:
+    """Per-draw LLC, nβ · (batch loss − loss at the trained weights): its mean over chains and
+    draws is the estimate (Lau et al. 2023, eq. 8)."""
+    return nbeta * (np.asarray(losses, dtype=np.float64) - init_loss)
+
+
+def pass_means(trace: np.ndarray, per_pass: int) -> np.ndarray:
+    """The trace averaged over blocks of ``per_pass`` consecutive draws (one pass of the
+    loader over the subset; a partial last block dropped). Within a pass the batches are
+    disjoint, so their losses' deviations from the subset's cancel: left in, that
+    anti-correlation ends the ESS's autocorrelation sum too early and understates the MCSE.
+    Kept per draw when it would leave fewer than 8 blocks per chain."""
+    blocks = trace.shape[1] // per_pass
+    if per_pass <= 1 or blocks < 8:
+        return trace
+    return trace[:, :blocks * per_pass].reshape(len(trace), blocks, per_pass).mean(axis=2)
+
+
+def converged_noise_aware(losses: np.ndarray, init_loss: float, settings: "LLCSettings",
+                          per_pass: int = 1) -> bool:
+    """The "noise-aware" test: bounded traces, split-R-hat <= RHAT_LIMIT, and the halves'
+    estimates within max(tolerance x |LLC| (floor 1), 3 combined MCSE): a drift beyond the
+    chains' own noise fails, noise alone does not."""
+    if not _bounded(losses, init_loss, settings.explode_factor):
+        return False
+    trace = llc_trace(losses, init_loss, settings.resolved_nbeta())
+    if not split_rhat(pass_means(trace, per_pass)) <= RHAT_LIMIT:
+        return False
+    half = trace.shape[1] // 2
+    first, second = trace[:, :half], trace[:, half:2 * half]
+    noise = 3 * math.hypot(mcse_mean(pass_means(first, per_pass)),
+                           mcse_mean(pass_means(second, per_pass)))
+    allowed = max(settings.tolerance * max(abs(trace.mean()), 1.0),
+                  noise if math.isfinite(noise) else 0.0)
+    return bool(abs(second.mean() - first.mean()) <= allowed)
+
+
+def summarize_llc(losses: np.ndarray, init_loss: float, settings: LLCSettings,
+                  per_pass: int = 1) -> dict[str, float]:
+    """The stored metrics from the loss traces (chains, draws): ``llc``, ``llc_std`` (std of
+    the chains' means), ``llc_converged`` (1/0), and the Monte Carlo quality of the estimate,
+    from the traces' pass means (:func:`pass_means`): ``llc_mcse`` (its standard error),
+    ``llc_rhat`` (split-R-hat) and ``llc_ess`` (effective number of independent draws)."""
+    trace = llc_trace(losses, init_loss, settings.resolved_nbeta())
+    per_chain = trace.mean(axis=1)
+    if settings.convergence == "noise-aware":
+        ok = converged_noise_aware(losses, init_loss, settings, per_pass)
+    else:
+        ok = converged(np.asarray(losses), init_loss, settings.resolved_nbeta(),
+                       settings.tolerance, settings.explode_factor)
+    blocks = pass_means(trace, per_pass)
+    mcse = mcse_mean(blocks)
+    out = {"llc": float(trace.mean()),
+           "llc_std": float(per_chain.std(ddof=1)) if len(per_chain) > 1 else 0.0,
+           "llc_converged": float(ok), "llc_mcse": mcse, "llc_rhat": split_rhat(blocks),
+           # independent draws that would give the same standard error
+           "llc_ess": (float(trace.var(ddof=1) / mcse ** 2) if mcse > 0 else
+                       float(trace.size) if mcse == 0 else math.nan)}
     if not ok:
         log.warning("LLC chains did not converge (llc=%.3g, per chain %s); stored with "
-                    "llc_converged=0", llc, np.round(per_chain, 3).tolist())
-    return {"llc": llc, "llc_std": std, "llc_converged": float(ok)}
+                    "llc_converged=0", out["llc"], np.round(per_chain, 3).tolist())
+    return out
+
+
+def estimate_llc(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                 settings: LLCSettings, device: torch.device,
+                 loss: Loss = cross_entropy) -> dict[str, float]:
+    """SGLD near the trained weights, summarised by :func:`summarize_llc`."""
+    result, init_loss = sample_llc(model, inputs, targets, settings, device, loss)
+    per_pass = max(len(targets) // settings.batch_size, 1)
+    return summarize_llc(result["loss/trace"], init_loss, settings, per_pass)
 
 
 @torch.no_grad()
-def _full_loss(model: nn.Module, loader: DataLoader) -> float:
-    """Mean cross-entropy of the trained weights over the loader's batches."""
-    total = [_cross_entropy(model, batch).item() for batch in loader]
+def _full_loss(model: nn.Module, loader: DataLoader, loss: Loss) -> float:
+    """Mean loss of the trained weights over the loader's batches."""
+    total = [loss(model, batch).item() for batch in loader]
     return float(np.mean(total)) if total else float("nan")
 
 

@@ -1,0 +1,57 @@
+"""LLCs re-measured from kept weights (``scripts/llc_remeasure.py``), and how a page uses them.
+
+The file is JSON: ``{"settings": <LLCSettings as a dict>, "measured_at": ..., "device": ...,
+"runs": {<record key>: {"llc": ..., "llc_std": ..., "llc_converged": ..., "llc_mcse": ...,
+"llc_rhat": ..., "llc_ess": ..., "seconds_llc": ...}}}``, one entry per stored run (spec hash
+and seed), so it joins a results store or a record file by key. :func:`overlay` gives records
+whose LLC metrics are the re-measured ones (the rest of each record untouched), so a page
+renders them with its usual LLC column and equal-budget comparison.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Iterable
+
+from bench.errors import BenchError
+from bench.record import RunRecord
+
+LLC_KEYS = ("llc", "llc_std", "llc_converged", "llc_mcse", "llc_rhat", "llc_ess",
+            "seconds_llc")
+
+
+def write_remeasured(path: Path | str, settings: dict, runs: dict[str, dict],
+                     extra: dict | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"settings": settings, **(extra or {}),
+            "runs": {k: {m: v[m] for m in LLC_KEYS if m in v} for k, v in sorted(runs.items())}}
+    path.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_remeasured(path: Path | str) -> dict:
+    try:
+        body = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"cannot read re-measured LLCs {path}: {exc}") from None
+    if not isinstance(body, dict) or "runs" not in body or "settings" not in body:
+        raise BenchError(f"{path} is not a re-measured LLC file (no 'runs' and 'settings')")
+    return body
+
+
+def overlay(records: Iterable[RunRecord], remeasured: dict) -> list[RunRecord]:
+    """Copies of ``records``: where the file has the record's key, its LLC metrics replace the
+    stored ones and the LLC settings in the spec's extras are left as they were (the spec
+    hash, and so the row, does not change); elsewhere the stored LLC metrics are dropped, so
+    that a page never mixes estimates made at different settings."""
+    runs = remeasured["runs"]
+    out = []
+    for record in records:
+        copied = copy.copy(record)
+        metrics = {k: v for k, v in record.metrics.items() if k not in LLC_KEYS}
+        metrics.update(runs.get(record.key, {}))
+        copied.metrics = metrics
+        out.append(copied)
+    return out

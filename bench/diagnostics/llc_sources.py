@@ -1,0 +1,86 @@
+"""What an LLC is measured on, for the scripts that re-measure kept models: the stored runs
+(read from a results store without writing to it), their kept weights, and the training
+subset the diagnostic samples. Only the training split is built: no validation or test
+split is read, so nothing measured here can select on them.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.data import prepare_splits
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.diagnostics.llc import LLCSettings
+from bench.diagnostics.pgd import sample_positions
+from bench.errors import BenchError
+from bench.record import RunRecord
+from bench.supervision import to_float_images
+from bench.weights import kept_weights_path, load_model
+
+
+def read_records(store: Path | str) -> list[RunRecord]:
+    """Completed records of a store, opened read-only (a store another process is writing
+    can be read this way; ``bench.store.Store`` would take its write lock)."""
+    path = Path(store)
+    if not path.is_file():
+        raise BenchError(f"no results store at {path}")
+    uri = f"file:{path.resolve()}?mode=ro"
+    with sqlite3.connect(uri, uri=True, timeout=30) as conn:
+        rows = conn.execute("SELECT id, record FROM runs WHERE status = 'completed' "
+                            "ORDER BY id").fetchall()
+    records = []
+    for row_id, blob in rows:
+        record = RunRecord.from_json_dict(json.loads(blob))
+        record.id = row_id
+        records.append(record)
+    return records
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A stored run whose kept model is re-measured."""
+    record: RunRecord
+    weights: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.record.spec.method} seed {self.record.seed}"
+
+    def model(self, device: torch.device = torch.device("cpu")) -> nn.Module:
+        return load_model(self.weights, device, record=self.record)
+
+
+def find_runs(store: Path | str, method: str | None = None, seed: int | None = None,
+              conflict_ratio: float | None = None, source: str | None = None,
+              backbone: str | None = None, weights_only: bool = True) -> list[Measured]:
+    """Completed runs matching every given field, with their weights' paths (runs without
+    kept weights are left out unless ``weights_only`` is False)."""
+    out = []
+    for record in read_records(store):
+        data, spec = record.spec.data, record.spec
+        if ((method is not None and spec.method != method)
+                or (seed is not None and record.seed != seed)
+                or (conflict_ratio is not None and data.get("conflict_ratio") != conflict_ratio)
+                or (source is not None and data.get("source") != source)
+                or (backbone is not None and spec.backbone != backbone)):
+            continue
+        path = kept_weights_path(store, record.key)
+        if path.is_file() or not weights_only:
+            out.append(Measured(record, path))
+    return out
+
+
+def training_subset(record: RunRecord, settings: LLCSettings, data_root: Path | None,
+                    device: torch.device = torch.device("cpu"),
+                    cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images (float, on ``device``) and digit labels the diagnostic samples for this run:
+    the same fixed subset of its training split as ``run_llc``."""
+    spec = ColoredMNISTSpec(**{**record.spec.data, "seed": record.seed})
+    train = prepare_splits(spec, record.spec.dataset, data_root, cache_dir, test_names=()).train
+    index = sample_positions(len(train), settings.subset, settings.seed)
+    return to_float_images(train.images[index], device), train.digits[index].to(device)

@@ -1,0 +1,175 @@
+"""LLC through training: the diagnostic's LLC after every epoch of every training phase.
+
+Runs a method exactly as ``bench run`` does (same harness, spec and seeds; no diagnostics, no
+store) with an epoch observer that measures the LLC on the diagnostic's training subset —
+training data only — at the given settings (default: the diagnostic's), and, with
+``--probe``, llc-guard's cheap probe beside it (to show whether the cheap one tracks the full
+one). Writes one CSV row per (seed, phase, epoch); ``--from-csv`` merges saved CSVs (several
+methods) into a table and a figure without training.
+
+    python scripts/llc_trajectory.py --method jtt --seeds 0,1 --source mnist \\
+        --data-root ../shared/data --device cuda --probe --csv jtt.csv
+    python scripts/llc_trajectory.py --from-csv erm.csv jtt.csv --png llc-trajectory.png
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+from bench.curves import summarize_curves
+from bench.data import prepare_splits
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.diagnostics.llc import LLCSettings, estimate_llc
+from bench.diagnostics.pgd import sample_positions
+from bench.errors import BenchError, one_line
+from bench.harness import RunEnvironment, execute, make_spec
+from bench.hparams import parse_overrides
+from bench.methods.llc_guard import LLCGuardHparams
+from bench.registry import METHODS, RegistryError
+from bench.supervision import to_float_images
+
+
+class LLCRecorder:
+    """Epoch observer: one row per (phase, epoch) with the LLC metrics (and the probe's)."""
+
+    def __init__(self, train, settings: LLCSettings, device: torch.device, probe: bool):
+        self.settings, self.device = settings, device
+        self.probe = LLCGuardHparams().probe() if probe else None
+        self.rows: list[dict] = []
+        self._subsets = {}
+        for s in [settings] + ([self.probe] if probe else []):
+            index = sample_positions(len(train), s.subset, s.seed)
+            self._subsets[s] = (to_float_images(train.images[index], device),
+                                train.digits[index].to(device))
+
+    def __call__(self, phase: str, epoch: int, model) -> None:
+        metrics = estimate_llc(model, *self._subsets[self.settings], self.settings, self.device)
+        row = {"phase": phase, "epoch": epoch, **metrics}
+        if self.probe is not None:
+            row["probe_llc"] = estimate_llc(model, *self._subsets[self.probe], self.probe,
+                                            self.device)["llc"]
+        self.rows.append(row)
+
+
+def run_trajectory(method: str, seeds: list[int], source: str, ratio: float,
+                   data_root: Path | None, device: torch.device, settings: LLCSettings,
+                   overrides: dict, probe: bool, log=print) -> list[dict]:
+    spec = make_spec(method, overrides, ColoredMNISTSpec(source=source, conflict_ratio=ratio))
+    label = method + "".join(f" {k}={v}" for k, v in sorted(overrides.items()))
+    rows = []
+    for seed in seeds:
+        splits = prepare_splits(ColoredMNISTSpec(**{**spec.data, "seed": seed}), spec.dataset,
+                                data_root)
+        recorder = LLCRecorder(splits.train, settings, device, probe)
+        record = execute(spec, seed, RunEnvironment(device, data_root,
+                                                    epoch_observer=recorder), splits)
+        if record.status != "completed":
+            raise BenchError(f"{label} seed {seed} failed ({record.error}); no rows written")
+        log(f"{label} seed {seed}: {len(recorder.rows)} epochs, last LLC "
+            f"{recorder.rows[-1]['llc']:.3f}, selected epoch "
+            f"{record.metrics.get('selected_epoch')}, seconds_train "
+            f"{record.metrics.get('seconds_train', float('nan')):.0f}")
+        rows += [{"method": label, "seed": seed, **row} for row in recorder.rows]
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_csv(paths: list[Path]) -> list[dict]:
+    rows = []
+    for path in paths:
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                rows.append({k: v if k in ("method", "phase") else
+                             int(v) if k in ("seed", "epoch") else float(v)
+                             for k, v in row.items()})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per method and phase, the LLC after each epoch, mean ± std over seeds."""
+    keep = [{k: r[k] for k in ("method", "phase", "epoch", "seed", "llc", "llc_mcse",
+                               *(["probe_llc"] if "probe_llc" in r else []))} for r in rows]
+    summary = summarize_curves(keep, by=("method", "phase", "epoch"))
+    lines = ["| method | phase | epoch | LLC (mean ± std over seeds) | MCSE (mean) | seeds |",
+             "|---|---|---|---|---|---|"]
+    for s in summary:
+        std = "" if math.isnan(s["llc_std"]) else f" ± {s['llc_std']:.2f}"
+        lines.append(f"| {s['method']} | {s['phase']} | {s['epoch']} | {s['llc']:.2f}{std} | "
+                     f"{s['llc_mcse']:.2f} | {s['n']} |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    from matplotlib.figure import Figure
+    summary = summarize_curves([{k: r[k] for k in ("method", "phase", "epoch", "seed", "llc")}
+                                for r in rows], by=("method", "phase", "epoch"))
+    with matplotlib.rc_context():
+        fig = Figure(figsize=(6.4, 4.0))
+        ax = fig.add_subplot()
+        for method in dict.fromkeys(s["method"] for s in summary):
+            part = [s for s in summary if s["method"] == method]
+            step = range(1, len(part) + 1)      # epochs of all phases, in training order
+            mean = [s["llc"] for s in part]
+            std = [0.0 if math.isnan(s["llc_std"]) else s["llc_std"] for s in part]
+            line, = ax.plot(step, mean, marker="o", ms=3, label=method)
+            ax.fill_between(step, [m - d for m, d in zip(mean, std)],
+                            [m + d for m, d in zip(mean, std)], alpha=0.2,
+                            color=line.get_color())
+        ax.set(xlabel="epoch (all training phases in order)", ylabel="LLC (training subset)",
+               title="LLC after every epoch, mean ± std over seeds")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", default="erm")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--source", default="mnist")
+    parser.add_argument("--conflict-ratio", type=float, default=0.05)
+    parser.add_argument("--data-root", type=Path)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--settings", default="{}", help="JSON overrides of LLCSettings")
+    parser.add_argument("--probe", action="store_true", help="also llc-guard's cheap probe")
+    parser.add_argument("--csv", type=Path)
+    parser.add_argument("--from-csv", nargs="+", type=Path)
+    parser.add_argument("--png", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.from_csv:
+            rows = read_csv(args.from_csv)
+        else:
+            overrides = parse_overrides(METHODS.get(args.method).Hparams, args.overrides)
+            rows = run_trajectory(args.method, [int(s) for s in args.seeds.split(",")],
+                                  args.source, args.conflict_ratio, args.data_root,
+                                  torch.device(args.device),
+                                  LLCSettings(**json.loads(args.settings)), overrides,
+                                  args.probe, log=lambda line: print(line, file=sys.stderr,
+                                                                     flush=True))
+        if args.csv:
+            write_csv(rows, args.csv)
+        print(table(rows))
+        if args.png:
+            plot(rows, args.png)
+    except (BenchError, RegistryError, ValueError) as exc:
+        sys.stderr.write(f"llc_trajectory: error: {one_line(exc)}\n")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

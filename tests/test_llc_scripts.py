@@ -1,0 +1,194 @@
+"""The issue-27 scripts at small scale: stored runs read without writing, the LLC re-measured
+from kept weights on the training split alone, the calibration rule on synthetic traces,
+llc-guard's validation pick, and the trajectory's table."""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+import torch
+
+from bench.backbones import build_backbone
+from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.diagnostics.llc import LLCSettings
+from bench.diagnostics.llc_remeasured import overlay, read_remeasured
+from bench.diagnostics.llc_sources import find_runs, read_records, training_subset
+from bench.harness import make_spec
+from bench.record import RunRecord
+from bench.store import Store
+from bench.weights import save_model, weights_dir_for, weights_path
+from tests.conftest import load_script
+
+DATA = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05)
+TINY = LLCSettings(subset=128, batch_size=64, chains=2, burnin=2, draws=8)
+
+
+def keep(store_path, method="erm", seed=0, overrides=None, metrics=None, weights=True):
+    spec = make_spec(method, overrides or {}, DATA)
+    record = RunRecord(spec, seed, "completed", "none", metrics=dict(metrics or {}))
+    with Store(store_path) as store:
+        store.put(record)
+    if weights:
+        torch.manual_seed(seed)
+        save_model(build_backbone(spec.backbone), spec.backbone,
+                   weights_path(weights_dir_for(store_path), spec.key(seed)))
+    return record
+
+
+def test_runs_are_read_without_writing_the_store(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    keep(store, seed=0)
+    keep(store, seed=1, weights=False)
+    keep(store, "jtt", seed=0)
+    store.chmod(0o444)                     # a writer would fail on a read-only file
+    assert {r.spec.method for r in read_records(store)} == {"erm", "jtt"}
+    found = find_runs(store, method="erm")
+    assert [r.record.seed for r in found] == [0]          # seed 1 kept no weights
+    assert len(find_runs(store, method="erm", weights_only=False)) == 2
+    assert find_runs(store, conflict_ratio=0.1) == []
+
+
+def test_the_subset_is_the_diagnostics_and_no_test_split_is_built(tmp_path, splits_touched):
+    from bench.data import prepare_splits
+    from bench.diagnostics.pgd import sample_positions
+    record = keep(tmp_path / "runs.sqlite")
+    images, labels = training_subset(record, TINY, None)
+    assert "aligned" not in splits_touched and "conflicting" not in splits_touched
+    assert set(splits_touched) <= {"train", "val", "colored"}
+    train = prepare_splits(ColoredMNISTSpec(**{**record.spec.data, "seed": 0})).train
+    index = sample_positions(len(train), TINY.subset, TINY.seed)
+    assert torch.equal(labels, train.digits[index])
+    assert torch.equal(images, train.images[index].float() / 255)
+
+
+def test_remeasure_writes_a_file_a_page_can_overlay(tmp_path):
+    remeasure = load_script("llc_remeasure")
+    store = tmp_path / "runs.sqlite"
+    a = keep(store, seed=0, metrics={"llc": 9.0, "llc_converged": 0.0, "acc_conflicting": 0.1})
+    b = keep(store, seed=1, metrics={"llc": 8.0, "acc_conflicting": 0.2})
+    parts = []
+    for shard in ("0/2", "1/2"):
+        parts.append(tmp_path / f"part{shard[0]}.json")
+        remeasure.main(["--store", str(store), "--conflict-ratio", "0.05", "--source",
+                        "mnist-5k", "--backbone", a.spec.backbone, "--settings",
+                        json.dumps({"subset": 128, "batch_size": 64, "chains": 2,
+                                    "burnin": 2, "draws": 8}),
+                        "--shard", shard, "--out", str(parts[-1])])
+    merged = tmp_path / "llc.json"
+    remeasure.main(["--merge", *map(str, parts), "--out", str(merged)])
+    body = read_remeasured(merged)
+    assert set(body["runs"]) == {a.key, b.key} and body["settings"]["draws"] == 8
+    for run in body["runs"].values():
+        assert {"llc", "llc_mcse", "llc_rhat", "llc_converged"} <= set(run)
+    c = keep(store, seed=2, metrics={"llc": 7.0})
+    shown = {r.key: r for r in overlay([a, b, c], body)}
+    assert shown[a.key].metrics["llc"] == body["runs"][a.key]["llc"]
+    assert shown[a.key].metrics["acc_conflicting"] == 0.1          # the rest untouched
+    assert "llc" not in shown[c.key].metrics                         # never mixed settings
+    assert a.metrics["llc"] == 9.0                                   # the records unchanged
+
+
+def test_remeasure_refuses_files_of_other_settings(tmp_path):
+    from bench.diagnostics.llc_remeasured import write_remeasured
+    remeasure = load_script("llc_remeasure")
+    write_remeasured(tmp_path / "a.json", {"draws": 8}, {"k/0": {"llc": 1.0}})
+    write_remeasured(tmp_path / "b.json", {"draws": 9}, {"k/1": {"llc": 1.0}})
+    with pytest.raises(SystemExit) as exit_info:
+        remeasure.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                        "--out", str(tmp_path / "c.json")])
+    assert exit_info.value.code == 2
+
+
+def test_calibration_rule_on_synthetic_traces():
+    cal = load_script("llc_calibration")
+    rng = np.random.default_rng(0)
+    flat = 3.0 + rng.standard_normal((4, 700))
+    good = cal.score(flat, True, 100, 250, 4, per_pass=1)
+    assert all(good[c] for c in cal.CRITERIA)
+    climbing = flat + np.linspace(0, 20, 700)
+    assert not cal.score(climbing, True, 100, 100, 4, per_pass=1)["doubling"]
+    assert not cal.score(flat - 6.0, True, 100, 250, 4, per_pass=1)["positive"]
+    noisy = 0.5 + 20 * rng.standard_normal((2, 700))
+    assert not cal.score(noisy, True, 50, 100, 2, per_pass=1)["mcse"]
+    # the pick: fewest failures, then fewest steps
+    scores = {(50, 100, 2): {"m": {c: c != "mcse" for c in cal.CRITERIA}},
+              (100, 200, 4): {"m": {c: True for c in cal.CRITERIA}},
+              (50, 150, 4): {"m": {c: True for c in cal.CRITERIA}}}
+    assert cal.choose(scores) == ((50, 150, 4), 0)
+    assert all(b + 2 * t <= 700 for b, t, _ in cal.configurations(700))
+
+
+def test_calibration_analysis_writes_the_settings_it_picked(tmp_path):
+    cal = load_script("llc_calibration")
+    rng = np.random.default_rng(1)
+    for label in ("erm seed 0", "jtt seed 0"):
+        for name, level in (("A1", 0.30), ("A2", 0.30)):
+            losses = 0.2 + level / 46.17 * 3 + 0.005 * rng.standard_normal((4, 700))
+            meta = {"label": label, "nbeta": 46.17, "per_pass": 16, "explode_ok": True,
+                    "settings": {}}
+            np.savez(tmp_path / f"{label.replace(' ', '-')}--{name}.npz", losses=losses,
+                     init_loss=0.2, meta=json.dumps(meta))
+    pick = cal.analyse(tmp_path, log=lambda *_: None)
+    assert pick["good_on_every_model"] and pick["larger_step"]
+    burnin, draws, chains = pick["config"]
+    assert pick["settings"] == {"lr": 3e-3, "localization": 100.0, "chains": chains,
+                                "burnin": burnin // 2, "draws": draws // 2}
+    LLCSettings(**pick["settings"])                      # valid settings
+
+
+def test_guard_pick_reads_validation_only_and_breaks_ties_towards_erm(tmp_path):
+    pick = load_script("llc_guard_pick").pick
+    records = []
+    for (q, u), vals in {(0.05, 5.0): [0.95, 0.96], (0.05, 20.0): [0.955, 0.9555],
+                         (0.2, 5.0): [0.90, 0.91]}.items():
+        for seed, v in enumerate(vals):
+            spec = make_spec("llc-guard", {"top_fraction": q, "upweight": u}, DATA)
+            records.append(RunRecord(spec, seed, "completed", "none",
+                                     metrics={"acc_val": v, "acc_conflicting": 1.0 - q}))
+    chosen = pick(records)
+    assert chosen["hparams"] == {"top_fraction": 0.05, "upweight": 5.0}   # tie -> smaller ×
+    assert math.isclose(chosen["acc_val"], 0.955)
+    assert len(chosen["grid"]) == 3
+
+
+def test_trajectory_recorder_table_and_figure(tmp_path, tiny_splits):
+    traj = load_script("llc_trajectory")
+    recorder = traj.LLCRecorder(tiny_splits.train, TINY, torch.device("cpu"), probe=False)
+    model = build_backbone("baseline")
+    before = [p.detach().clone() for p in model.parameters()]
+    recorder("train", 1, model)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    row = recorder.rows[0]
+    assert row["epoch"] == 1 and math.isfinite(row["llc"]) and "llc_mcse" in row
+    rows = [{"method": m, "seed": s, "phase": "train", "epoch": e, "llc": float(e + s),
+             "llc_mcse": 0.1} for m in ("erm", "jtt") for s in (0, 1) for e in (1, 2)]
+    traj.write_csv(rows, tmp_path / "t.csv")
+    again = traj.read_csv([tmp_path / "t.csv"])
+    assert again == rows
+    text = traj.table(again)
+    assert "| erm | train | 2 | 2.50 ± 0.71 | 0.10 | 2 |" in text
+    traj.plot(again, tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_equal_budget_summary_reads_the_remeasured_llcs(tmp_path, capsys):
+    from bench.diagnostics.llc_remeasured import write_remeasured
+    script = load_script("llc_equal_budget")
+    store = tmp_path / "runs.sqlite"
+    runs = {}
+    for seed in range(3):
+        for method, level in (("erm", 2.0), ("group-balanced", 5.0)):
+            record = keep(store, method, seed, metrics={"llc": 99.0, "llc_converged": 0.0,
+                                                         "acc_conflicting": 0.5},
+                          weights=False)
+            runs[record.key] = {"llc": level + 0.1 * seed, "llc_converged": 1.0,
+                                "llc_mcse": 0.1, "llc_rhat": 1.01}
+    write_remeasured(tmp_path / "llc.json", {}, runs)
+    script.main(["--store", str(store), "--remeasured", str(tmp_path / "llc.json"),
+                 "--source", "mnist-5k", "--backbone", make_spec("erm", {}, DATA).backbone])
+    out = capsys.readouterr().out
+    assert "| erm | 3 | 3 | 2.10 ± 0.10 | 0.10 | 1.010 |" in out
+    assert "| group-balanced | erm | 10, 16 | 3 | +3.00 ± 0.00 |" in out
