@@ -54,8 +54,14 @@ def test_run_then_explain_side_by_side(tmp_path, capsys, monkeypatch):
 
 
 def test_unknown_run_is_a_one_line_error(tmp_path, capsys):
+    from bench.store import Store
+    Store(tmp_path / "r.sqlite").close()          # an empty store: the run is what is missing
     assert main(["explain", "99", "--store", str(tmp_path / "r.sqlite")]) == 2
     assert "no stored run '99'" in capsys.readouterr().err
+    assert main(["explain", "99", "--store", str(tmp_path / "none.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no results store" in err
+    assert not (tmp_path / "none.sqlite").exists()
 
 
 @pytest.mark.parametrize("ref", ["0", "deadbeef/0"])

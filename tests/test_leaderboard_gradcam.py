@@ -138,8 +138,7 @@ def test_cli_no_figures_from_records_alone_reproduces_the_pages(tmp_path, monkey
     _keep_weights(records, tmp_path / "weights")
     (tmp_path / "records").mkdir()
     (tmp_path / "records" / "p.jsonl").write_text("".join(record_line(r) for r in records))
-    common = ["leaderboard", "--no-store", "--records", "records", "--out", "board",
-              "--readme", "none.md"]
+    common = ["leaderboard", "--no-store", "--records", "records", "--out", "board"]
     assert main([*common, "--weights", "weights"]) == 0
     drawn = {p.name: p.read_bytes() for p in (tmp_path / "board").glob("*.md")}
     assert len(_pair_paths(tmp_path / "board")) == 1
