@@ -29,6 +29,7 @@ from bench.diagnostics.llc_sources import find_runs, training_subset
 from bench.diagnostics.mcmc import mcse_mean, split_rhat
 from bench.errors import BenchError, one_line
 from bench.registry import METHODS
+from bench.hparams import spec_fields
 
 SETTINGS = {"A1": {"lr": 1e-3, "localization": 100.0},
             "A2": {"lr": 3e-3, "localization": 100.0},
@@ -128,7 +129,8 @@ def runs_of(args) -> list:
     out = []
     for item in args.models.split(","):
         method, seed = item.split(":")
-        defaults = json.loads(json.dumps(dataclasses.asdict(METHODS.get(method).Hparams())))
+        # as a spec stores them: a field added later is left out while it holds its default
+        defaults = json.loads(json.dumps(spec_fields(METHODS.get(method).Hparams())))
         found = [r for r in find_runs(args.store, method=method, seed=int(seed),
                                       conflict_ratio=0.05, source="mnist",
                                       backbone="k3-4-16-16-pool-end")
