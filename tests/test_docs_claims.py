@@ -49,3 +49,14 @@ def test_statistics_and_formats():
     assert statistic(values, "n") == 2.0 and statistic(values, "seed=1") == 0.3
     assert statistic(values, "max") == 0.3 and render(0.0271, "100*.1f") == "2.7"
     assert render(0.0271, ".1%") == "2.7%"
+
+
+def test_a_selection_rule_s_pick_can_be_claimed():
+    from bench.leaderboard.claims import claimed_value
+    from bench.record import RunRecord, RunSpec
+    rec = RunRecord(RunSpec("jtt", {}, {}), 0, "completed", "none", {"acc_conflicting": 0.9},
+                    selection={"last-epoch": {"epoch": 20, "metrics": {"acc_conflicting": 0.74}}})
+    assert claimed_value("pick:last-epoch:acc_conflicting", rec) == 0.74
+    assert claimed_value("pick:last-epoch:epoch", rec) == 20.0
+    assert claimed_value("pick:val-acc:acc_conflicting", rec) is None
+    assert claimed_value("acc_conflicting", rec) == 0.9

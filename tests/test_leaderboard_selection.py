@@ -112,3 +112,17 @@ def test_the_oracle_never_ranks_and_a_reselected_page_says_which_rule():
     page = rendered[f"{protocol_of(records[0]).slug}.md"]
     assert "chose** (`bench leaderboard --selection last-epoch`)" in page
     assert "71.50 ± 1.29" in page.split("## Results")[1].split("\n\n")[1]
+
+
+def test_seeds_recorded_before_the_rules_do_not_hide_the_primary_rule_or_the_oracle_gap():
+    """A row of reruns (every rule's pick) and older seeds (their own rule only, recorded as
+    ``val-acc`` or not at all): the primary rule and the gap come from the reruns alone."""
+    reruns = jtt_seeds()[:2]
+    older = [rec("jtt", 2, 0.45, rule=None), rec("jtt", 3, 0.55, rule="val-acc")]
+    [row] = build_rows(reruns + older, CATALOG)
+    text = "\n".join(selection_section([row]))
+    line = next(l for l in text.splitlines() if l.startswith("| jtt"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1] == "val-acc"
+    # oracle 0.80 + seed/100 against val-acc 0.40, 0.50: gaps 40 and 31 points
+    assert oracle_gap(row) == "+35.50 ± 6.36"

@@ -6,7 +6,7 @@ marker right after it naming where it comes from::
     ERM scores 2.7%<!--claim headline|erm (epochs=10)|acc_conflicting|mean|.1%--> on ...
 
 Fields: the protocol page's slug (``headline`` for the main protocol), the row label as the
-page shows it, the metric, the statistic (``mean``, ``std``, ``min``, ``max``, ``n`` or
+page shows it, the metric (or ``pick:RULE:METRIC``, ``pick:RULE:epoch``: a selection rule's pick), the statistic (``mean``, ``std``, ``min``, ``max``, ``n`` or
 ``seed=K``) and a format (a Python format spec, with an optional ``100*`` scale: ``100*.1f``
 writes 0.027 as ``2.7``). ``tests/test_docs_claims.py`` recomputes every marked number from the
 records and fails when the text no longer says it, so a sentence is corrected when its number
@@ -59,6 +59,17 @@ def statistic(values: dict[int, float | None], stat: str) -> float:
     return {"mean": mean, "std": std}[stat]
 
 
+def claimed_value(metric: str, record) -> float | None:
+    """A record's metric, or ``pick:RULE:METRIC`` (``pick:RULE:epoch``): what selection rule
+    RULE's pick scored (its epoch); None where the record lacks it (counted as absent)."""
+    if not metric.startswith("pick:"):
+        return valid_value(metric, record.metrics)
+    _, rule, name = metric.split(":", 2)
+    picked = (record.selection or {}).get(rule) or {}
+    value = picked.get("epoch") if name == "epoch" else (picked.get("metrics") or {}).get(name)
+    return None if value is None else float(value)
+
+
 def render(value: float, fmt: str) -> str:
     scale = 1.0
     if fmt.startswith("100*"):
@@ -75,7 +86,7 @@ def check(claims: list[Claim], rows_by_slug: dict[str, dict[str, object]]) -> li
         if row is None:
             problems.append(f"line {claim.line}: no row {claim.row!r} on page {claim.slug!r}")
             continue
-        values = {r.seed: valid_value(claim.metric, r.metrics) for r in row.records}
+        values = {r.seed: claimed_value(claim.metric, r) for r in row.records}
         expected = render(statistic(values, claim.stat), claim.fmt)
         if expected != claim.value:
             problems.append(f"line {claim.line}: says {claim.value}, the records say {expected} "

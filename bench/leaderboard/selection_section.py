@@ -42,7 +42,10 @@ def pick_epochs(row: Row, name: str) -> str:
 
 
 def primary_rule(row: Row) -> str | None:
-    rules = {r.selection_rule for r in row.records}
+    """The rule that chose the reported models of the row's seeds that recorded every rule's
+    pick (older seeds, which recorded only their own, are listed under the table); None when
+    those seeds disagree."""
+    rules = {r.selection_rule for r in row.records if r.selection}
     return rules.pop() if len(rules) == 1 else None
 
 
