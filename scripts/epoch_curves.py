@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from bench.studies.curves import CurveRecorder, summarize_curves
+from bench.studies.curves import CurveRecorder, plot_band, summarize_curves
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.errors import BenchError, one_line
@@ -97,15 +97,11 @@ def plot(summary: list[dict], path: Path, title: str) -> None:
         ax = fig.add_subplot()
         for ratio in dict.fromkeys(r["conflict_ratio"] for r in summary):
             rows = [r for r in summary if r["conflict_ratio"] == ratio]
-            step = range(1, len(rows) + 1)   # epochs of all phases, in training order
-            mean = [r["acc_conflicting"] for r in rows]
-            std = [0.0 if math.isnan(r["acc_conflicting_std"]) else r["acc_conflicting_std"]
-                   for r in rows]
-            line, = ax.plot(step, mean, marker="o", label=f"conflicting, r = {ratio}")
-            ax.fill_between(step, [m - s for m, s in zip(mean, std)],
-                            [m + s for m, s in zip(mean, std)], alpha=0.2, color=line.get_color())
+            line = plot_band(ax, [r["acc_conflicting"] for r in rows],
+                             [r["acc_conflicting_std"] for r in rows], marker="o",
+                             label=f"conflicting, r = {ratio}")
             if "color_following" in rows[0]:
-                ax.plot(step, [r["color_following"] for r in rows], ls="--",
+                ax.plot(range(1, len(rows) + 1), [r["color_following"] for r in rows], ls="--",
                         color=line.get_color(), label=f"colour following, r = {ratio}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="epoch", ylabel="share of test images", ylim=(-0.02, 1.02), title=title)

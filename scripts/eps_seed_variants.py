@@ -32,7 +32,7 @@ from tabulate import tabulate
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.diagnostics.llc_sources import find_runs
-from bench.diagnostics.pgd_strength import sampled_images
+from bench.studies.pgd_strength import sampled_images
 from bench.errors import BenchError, one_line
 from bench.evaluate import predict
 

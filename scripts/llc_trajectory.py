@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from bench.curves import summarize_curves
+from bench.studies.curves import plot_band, summarize_curves
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.diagnostics.llc import LLCSettings, estimate_llc
@@ -121,13 +121,8 @@ def plot(rows: list[dict], path: Path) -> None:
         ax = fig.add_subplot()
         for method in dict.fromkeys(s["method"] for s in summary):
             part = [s for s in summary if s["method"] == method]
-            step = range(1, len(part) + 1)      # epochs of all phases, in training order
-            mean = [s["llc"] for s in part]
-            std = [0.0 if math.isnan(s["llc_std"]) else s["llc_std"] for s in part]
-            line, = ax.plot(step, mean, marker="o", ms=3, label=method)
-            ax.fill_between(step, [m - d for m, d in zip(mean, std)],
-                            [m + d for m, d in zip(mean, std)], alpha=0.2,
-                            color=line.get_color())
+            plot_band(ax, [s["llc"] for s in part], [s["llc_std"] for s in part],
+                      marker="o", ms=3, label=method)
         ax.set(xlabel="epoch (all training phases in order)", ylabel="LLC (training subset)",
                title="LLC after every epoch, mean ± std over seeds")
         ax.legend(fontsize="small")

@@ -7,6 +7,7 @@ recorder is an epoch observer of the run context and leaves model and generator 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -68,3 +69,15 @@ def summarize_curves(rows: list[dict], by: tuple[str, ...] = ("conflict_ratio", 
         summary["n"] = len(members)   # seeds
         out.append(summary)
     return out
+
+
+def plot_band(ax, mean: list[float], std: list[float], **style):
+    """A curve of means over epochs 1, 2, ... with a ± std band in its colour (a NaN std, from
+    one seed, draws no band); returns the line."""
+    step = range(1, len(mean) + 1)      # epochs of all phases, in training order
+    spread = [0.0 if math.isnan(d) else d for d in std]
+    line, = ax.plot(step, mean, **style)
+    ax.fill_between(step, [m - d for m, d in zip(mean, spread)],
+                    [m + d for m, d in zip(mean, spread)], alpha=0.2, color=line.get_color())
+    return line
+
