@@ -36,7 +36,7 @@ from bench.leaderboard.sources import read_jsonl  # noqa: E402
 from bench.record_schema import RecordError, record_from_dict  # noqa: E402
 from bench.registry import RegistryError  # noqa: E402
 from bench.store import Store  # noqa: E402
-from bench.sweep.grid import GRID_FIELDS  # noqa: E402
+from bench.runs.grid import GRID_FIELDS  # noqa: E402
 from bench.weights import WeightsMissing, load_model  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "leaderboard_records.jsonl"

@@ -9,7 +9,7 @@ import pytest
 from bench.cli import main
 from bench.errors import ConfigError
 from bench.protocols import LFF_PALETTE, PROTOCOLS, SEED, preset
-from bench.sweep.grid import SweepGrid, expand
+from bench.runs.grid import SweepGrid, expand
 
 LFF = "lff-cmnist"
 

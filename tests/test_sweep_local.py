@@ -17,9 +17,9 @@ from bench.cli import main
 from bench.hooks import HookOptions
 from bench.method import Progress
 from bench.store import Store
-from bench.sweep.grid import SweepGrid, expand, parse_set_flags
-from bench.sweep.local import run_local
-from bench.sweep.worker import WorkerSettings
+from bench.runs.grid import SweepGrid, expand, parse_set_flags
+from bench.runs.local import run_local
+from bench.runs.worker import WorkerSettings
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
 # the driver must know the probe method too, so it runs through a one-line launcher
@@ -178,7 +178,7 @@ def test_stop_terminates_workers_that_are_running_a_job():
     import concurrent.futures as cf
     import multiprocessing
 
-    from bench.sweep.local import _stop
+    from bench.runs.local import _stop
     pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
     running = [pool.submit(time.sleep, 600) for _ in range(2)]
     processes = list(pool._processes.values())

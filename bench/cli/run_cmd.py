@@ -20,9 +20,9 @@ from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.seeds import check_seeds
 from bench.store import Store
 from bench.summary import summary_metrics, summary_rows
-from bench.sweep.grid import Job
-from bench.sweep.local import run_local
-from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
+from bench.runs.grid import Job
+from bench.runs.local import run_local
+from bench.runs.worker import WorkerSettings, default_workers, threads_per_worker
 from bench.training import check_train_step
 from bench.weights import weights_dir_for
 

@@ -22,9 +22,9 @@ from bench.interrupts import describe, exit_code
 from bench.registry import BACKBONES, DATASETS, METHODS
 from bench.store import Store, default_store_path
 from bench.summary import summary_metrics, summary_rows
-from bench.sweep.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
-from bench.sweep.plan import Estimator, describe_overrides, estimate_total, format_seconds, plan
-from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
+from bench.runs.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
+from bench.runs.plan import Estimator, describe_overrides, estimate_total, format_seconds, plan
+from bench.runs.worker import WorkerSettings, default_workers, threads_per_worker
 from bench.training import check_train_step
 
 # grid fields that data options fill; their parser defaults are None so that "given on the
@@ -211,19 +211,19 @@ def sweep(args: argparse.Namespace) -> int:
 def launch(args, todo, settings: WorkerSettings, workers: int, on_record,
            progress_for=None, slurm=None) -> None:
     if args.launcher == "ray":
-        from bench.sweep.ray_launcher import run_ray
+        from bench.runs.ray_launcher import run_ray
         run_ray(todo, settings, on_record, address=args.ray_address,
                 gpus_per_run=1.0 if args.gpus_per_run is None else args.gpus_per_run)
     elif args.launcher == "slurm":
-        from bench.sweep.slurm_launcher import run_slurm
+        from bench.runs.slurm_launcher import run_slurm
         run_slurm(todo, settings, on_record, slurm)
     else:
-        from bench.sweep.local import run_local
+        from bench.runs.local import run_local
         run_local(todo, settings, workers, on_record, progress_for=progress_for)
 
 
 def slurm_options(args, device: str):
-    from bench.sweep.slurm_launcher import SlurmOptions, check_slurm_available
+    from bench.runs.slurm_launcher import SlurmOptions, check_slurm_available
     if not args.slurm_local:
         check_slurm_available()
     gpus = args.gpus_per_run
