@@ -6,12 +6,11 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
-from bench.backbones import canonical_name
 from bench.code_version import training_code_fingerprint
 from bench.data import Splits, prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
@@ -19,10 +18,11 @@ from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
 from bench.bias_proxy import BiasProxySettings, proxy_predictions
 from bench.evaluate import evaluate_splits
-from bench.hparams import check_bounds, resolve, spec_fields
+from bench.hparams import check_bounds
 from bench.method import EpochObserver, FitResult, Method, Progress, RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
 from bench.registry import METHODS
+from bench.run_spec import make_spec, typed_hparams  # noqa: F401  (scripts import make_spec)
 from bench.selection import SelectionJudge, check_primary, combined_supervision, default_rule
 from bench.supervision import SplitView, to_float_images
 
@@ -35,24 +35,6 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ConfigError(f"--device {name}: expected auto, cpu or cuda")
     return torch.device(name)
-
-
-def make_spec(method: str, overrides: dict[str, Any], data: ColoredMNISTSpec,
-              dataset: str = "colored", backbone: str = "baseline",
-              extras: dict[str, Any] | None = None, selection: str | None = None) -> RunSpec:
-    """A run spec with the method's full, resolved hyperparameters (defaults + overrides).
-    ``selection``: the primary selection rule; kept in the extras only when it is not the
-    method's default, so that default specs (and every stored key) hash as before. Likewise a
-    hyperparameter added after runs were stored is kept only when it differs from its default
-    (``bench.hparams.spec_fields``)."""
-    cls: type[Method] = METHODS.get(method)
-    hparams = spec_fields(resolve(cls.Hparams, overrides))
-    backbone = canonical_name(backbone)   # records name the network, not the alias
-    data_fields = {k: v for k, v in data.to_dict().items() if k != "seed"}
-    extras = dict(extras or {})
-    if selection is not None and check_primary(selection).name != default_rule(cls.supervision):
-        extras["selection"] = selection
-    return RunSpec(method, hparams, data_fields, dataset, backbone, extras)
 
 
 # after_fit(model, splits, ctx, record) -> extra metrics; runs after evaluation, timed by
@@ -157,7 +139,7 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
         splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
     info = splits.info or dataset_info(data_spec, spec.dataset)
     timings = {"seconds_data": splits.seconds}
-    hparams = resolve(cls.Hparams, spec.hparams)
+    hparams = typed_hparams(spec)                  # resolved once, by bench.run_spec
     check_bounds(hparams, train_size=len(splits.train))   # a ConfigError, before any training
     try:
         start = time.perf_counter()

@@ -23,12 +23,12 @@ fresh generation and a cache hit are bit-identical.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
 
+from bench.canonical import short_hash
 from bench.registry import DATASETS
 from bench.datasets.interface import BiasAttribute, DatasetInfo, SplitRoles
 from bench.datasets.sources import Digits, source_classes
@@ -71,8 +71,7 @@ class ColoredMNISTSpec:
         return asdict(self)
 
     def hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return short_hash(self.to_dict())
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,7 @@ class Split:
 class DatasetBuilder:
     role: str  # "train" (built from training digits) or "test" (from test digits)
     choose_colors: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
+    spec_class: type = ColoredMNISTSpec    # the family's data spec, reached through the entry
 
 
 PAINT_CHUNK = 1024  # images per block: float buffers stay in cache and are reused

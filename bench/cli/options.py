@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Iterable
 
-from bench.datasets.colored_mnist import MODES, ColoredMNISTSpec
+from bench.datasets.colored_mnist import MODES
 from bench.errors import ConfigError
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
     """Data, backbone and device flags. Those a protocol preset supplies default to None
-    (``settle_protocol`` fills them), so that a flag given can be told from one left out."""
+    (the grid's ``settled`` fills them), so that a flag given can be told from one left out."""
     p.add_argument("--protocol", default="seed",
                    help="protocol preset: data construction, backbone, optimiser and method "
                         "settings the runs start from (default: seed; bench list; "
@@ -46,25 +45,6 @@ def add_digit_options(p: argparse.ArgumentParser) -> None:
                         "are recorded as source <source>@unofficial-<fingerprint>")
 
 
-def settle_protocol(args: argparse.Namespace):
-    """The protocol preset named by ``--protocol``, with the flags it supplies filled in on
-    ``args`` (mode, jitter, dataset, backbone, diagnostics, conflict ratio); a flag that
-    changes what a fixing preset sets is a one-line ConfigError."""
-    from bench.protocols import SETTINGS, preset
-    chosen = preset(args.protocol)
-    for name, value in chosen.settle({n: getattr(args, n, None) for n in SETTINGS}).items():
-        setattr(args, name, value)
-    if getattr(args, "conflict_ratio", None) is None:
-        args.conflict_ratio = chosen.default_ratio
-    return chosen
-
-
-def data_spec(args: argparse.Namespace, source: str, protocol=None) -> ColoredMNISTSpec:
-    fields = protocol.data_fields() if protocol is not None else {}
-    return ColoredMNISTSpec(source=source, conflict_ratio=args.conflict_ratio, mode=args.mode,
-                            jitter=args.jitter, **fields)
-
-
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -78,26 +58,6 @@ def positive_int(text: str) -> int:
 def check_ratio(value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"--conflict-ratio {value}: must be between 0 and 1 (e.g. 0.05)")
-
-
-def check_jitter(value: float) -> None:
-    if not 0.0 <= value < float("inf"):
-        raise ConfigError(f"--jitter {value}: must be 0 or more (a colour std, e.g. 0.05)")
-
-
-def data_warnings(ratios: Iterable[float], mode: str, jitter: float) -> list[str]:
-    """Legal data options that are almost certainly mistakes, each with why."""
-    out = []
-    if 0.0 in tuple(ratios):
-        out.append("--conflict-ratio 0: no training or validation image is bias-conflicting, "
-                   "so val-conflicting selection (the default with bias labels) scores NaN "
-                   "every epoch and methods that upweight conflicting images find none; the "
-                   "test splits still measure the bias")
-    if mode == "background" and jitter > 0:
-        out.append(f"--jitter {jitter} does nothing with --mode background (it jitters "
-                   f"foreground colours) but makes runs of their own spec; drop it or use "
-                   f"--mode foreground")
-    return out
 
 
 def add_selection_option(p: argparse.ArgumentParser) -> None:
