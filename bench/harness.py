@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from bench.code_version import training_code_fingerprint
-from bench.data import Splits, prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
+from bench.data import Splits, data_spec_of, prepare_splits
 from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
 from bench.bias_proxy import BiasProxySettings, proxy_predictions
@@ -21,7 +20,7 @@ from bench.evaluate import evaluate_splits
 from bench.hparams import check_bounds
 from bench.method import EpochObserver, FitResult, Method, Progress, RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
-from bench.registry import METHODS
+from bench.registry import DATASETS, METHODS
 from bench.run_spec import make_spec, typed_hparams  # noqa: F401  (scripts import make_spec)
 from bench.selection import SelectionJudge, check_primary, combined_supervision, default_rule
 from bench.supervision import SplitView, to_float_images
@@ -69,8 +68,8 @@ def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int
     hold unless its supervision allows. Also the share of validation images whose proxy
     prediction is the class their bias value stands for (how well the proxy reads the bias;
     stored, never used to select)."""
-    val_labels = splits.val.digits.to(device)
-    val_bias = splits.val.colors.to(device)
+    val_labels = splits.val.labels.to(device)
+    val_bias = splits.val.bias.to(device)
     headline = splits.tests.get(info.splits.headline)
     proxy = proxy_predictions(splits.train, val.images, info, backbone, seed, device,
                               proxy_settings, train_images=train.images, progress=progress)
@@ -79,7 +78,7 @@ def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int
         conflicting=info.conflicting(val_labels, val_bias),
         groups=info.group_ids(val_labels, val_bias), proxy=proxy,
         test_images=None if headline is None else to_float_images(headline.images, device),
-        test_labels=None if headline is None else headline.digits.to(device))
+        test_labels=None if headline is None else headline.labels.to(device))
     agreement = (proxy == info.class_of_bias(val_bias)).double().mean().item()
     return judge, agreement
 
@@ -134,10 +133,10 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     supervision = combined_supervision(cls.supervision, rule.supervision)
     record = RunRecord(spec, seed, "failed", supervision.value, device=str(env.device),
                        versions=versions, git_commit=git_commit(), selection_rule=primary)
-    data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
+    data_spec = data_spec_of(spec, seed)
     if splits is None:
         splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
-    info = splits.info or dataset_info(data_spec, spec.dataset)
+    info = splits.info or DATASETS.get(spec.dataset).info(data_spec)
     timings = {"seconds_data": splits.seconds}
     hparams = typed_hparams(spec)                  # resolved once, by bench.run_spec
     check_bounds(hparams, train_size=len(splits.train))   # a ConfigError, before any training

@@ -22,7 +22,7 @@ class RunSpec:
     """Everything that defines a run except its seed; hashed into the store key."""
     method: str
     hparams: dict[str, Any]
-    data: dict[str, Any]          # ColoredMNISTSpec fields, seed excluded
+    data: dict[str, Any]          # the training dataset's data spec fields, seed excluded
     dataset: str = "colored"
     backbone: str = "baseline"
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. diagnostics settings

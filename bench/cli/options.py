@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.datasets.colored_mnist import MODES
 from bench.errors import ConfigError
 
 
@@ -24,8 +23,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conflict-ratio", type=float, default=None,
                    help="share of training images in a random colour (default: the "
                         "protocol's; seed: 0.05)")
-    p.add_argument("--mode", choices=MODES, default=None,
-                   help="colouring mode (default: the protocol's; seed: background)")
+    p.add_argument("--mode", default=None,
+                   help="colouring mode: background or foreground (default: the protocol's; "
+                        "seed: background)")
     p.add_argument("--jitter", type=float, default=None,
                    help="colour jitter std for --mode foreground (default: the protocol's)")
     p.add_argument("--backbone", default=None,

@@ -15,7 +15,8 @@ The grid is written either as ``bench sweep`` flags or as a TOML file with the s
     epochs = 1
 
 Each job's spec is built with ``bench.run_spec.make_spec``, exactly as for ``bench run`` (a
-one-method grid), so a run stored by ``bench run`` is recognised (and skipped) by a sweep, and vice versa.
+one-method grid), so a run stored by ``bench run`` is recognised (and skipped) by a sweep, and
+vice versa.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of, new_data_spec
+from bench.datasets.interface import DataSpec
 from bench.errors import ConfigError
 from bench.hooks import HookOptions, spec_extras
 from bench.protocols import SETTINGS, preset
@@ -108,8 +110,8 @@ class Job:
     def key(self) -> str:
         return self.spec.key(self.seed)
 
-    def data_spec(self) -> ColoredMNISTSpec:
-        return ColoredMNISTSpec(**{**self.spec.data, "seed": self.seed})
+    def data_spec(self) -> DataSpec:
+        return data_spec_of(self.spec, self.seed)
 
 
 GRID_FIELDS = {f.name for f in dataclasses.fields(SweepGrid)}
@@ -273,8 +275,8 @@ def expand(grid: SweepGrid, source: str) -> list[Job]:
                   for m in dict.fromkeys(grid.methods)}
     jobs, seen = [], set()
     for ratio in grid.conflict_ratios:
-        data = ColoredMNISTSpec(source=source, conflict_ratio=ratio, mode=grid.mode,
-                                jitter=grid.jitter, **chosen.data_fields())
+        data = new_data_spec(grid.dataset, source=source, conflict_ratio=ratio,
+                             mode=grid.mode, jitter=grid.jitter, **chosen.data_fields())
         for seed in grid.seed_list:
             for method, combos in per_method.items():
                 module = METHODS.get(method).__module__
