@@ -86,7 +86,7 @@ SET_KEYS = st.sampled_from(["lr", "epochs", "batch_size", "upweight", "c_grid", 
 def test_any_set_value_is_run_or_refused_in_one_line(key, value):
     with _scratch() as folder:
         store = folder / "never" / "results.sqlite"
-        code, _, err = _cli(["sweep", "--methods", "erm,jtt,dfr", "--source", "mnist-5k",
+        code, _, err = _cli(["sweep", "--methods", "erm,jtt,dfr", "--images", "mnist-5k",
                              "--dry-run", "--store", str(store), "--set", f"{key}={value}"])
         _check_outcome(code, err)
         assert not store.parent.exists()          # a dry run stores nothing

@@ -20,5 +20,5 @@ def test_sample_grid_shows_digits_0_to_9_and_is_byte_identical(tiny_splits, tmp_
 
 def test_bench_samples_writes_the_png(tmp_path):
     out = tmp_path / "img" / "splits.png"
-    assert main(["samples", "--out", str(out), "--source", "mnist-5k"]) == 0
+    assert main(["samples", "--out", str(out), "--images", "mnist-5k"]) == 0
     assert out.read_bytes().startswith(b"\x89PNG")

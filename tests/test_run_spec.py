@@ -11,7 +11,7 @@ from bench.cli import main
 from bench.registry import DATASETS, METHODS
 from bench.run_spec import make_spec, typed_hparams
 
-TINY = ["--source", "mnist-5k", "--epochs", "1", "--set", "batch_size=64", "--device", "cpu",
+TINY = ["--images", "mnist-5k", "--epochs", "1", "--set", "batch_size=64", "--device", "cpu",
         "--diagnostics", "none", "--no-keep-weights", "--workers", "1"]
 
 

@@ -69,7 +69,7 @@ def test_sweep_spec_hash_equals_bench_run(monkeypatch, capsys):
                    "seconds_data": 0.5, "seconds_eval": 0.5}
         return RunRecord(spec, seed, "completed", "none", metrics=metrics)
     monkeypatch.setattr("bench.runs.worker.execute", fake_execute)
-    common = ["--source", "mnist-5k", "--diagnostics", "none", "--set", "lr=0.05"]
+    common = ["--images", "mnist-5k", "--diagnostics", "none", "--set", "lr=0.05"]
     assert main(["run", "--method", "erm", "--seeds", "2", "--conflict-ratio", "0.02",
                  "--no-keep-weights", "--workers", "1", *common]) == 0
     capsys.readouterr()
@@ -79,7 +79,7 @@ def test_sweep_spec_hash_equals_bench_run(monkeypatch, capsys):
     assert "2 already stored, 0 to run" in " ".join(err.split())
     # and a different value is a different spec
     assert main(["sweep", "--methods", "erm", "--seeds", "2", "--conflict-ratios", "0.02",
-                 "--dry-run", "--source", "mnist-5k", "--diagnostics", "none",
+                 "--dry-run", "--images", "mnist-5k", "--diagnostics", "none",
                  "--set", "lr=0.05,0.2"]) == 0
     out = capsys.readouterr()
     assert "2 already stored, 2 to run" in " ".join(out.err.split())

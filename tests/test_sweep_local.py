@@ -25,7 +25,7 @@ TESTS_DIR = str(Path(__file__).resolve().parent)
 # the driver must know the probe method too, so it runs through a one-line launcher
 LAUNCH = [sys.executable, "-c", "import sys, sweep_probe; from bench.cli import main; "
           "sys.exit(main(sys.argv[1:]))"]
-TINY = ["--source", "mnist-5k", "--diagnostics", "none", "--no-keep-weights", "--device", "cpu",
+TINY = ["--images", "mnist-5k", "--diagnostics", "none", "--no-keep-weights", "--device", "cpu",
         "--set", "epochs=1", "--set", "batch_size=256"]
 
 

@@ -17,7 +17,7 @@ from bench.runs.slurm_launcher import left_by_earlier_driver, record_path  # noq
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
 SWEEP = ["sweep", "--methods", "sweep-probe", "--set", "crash=no,raise", "--set", "limit=64",
-         "--source", "mnist-5k", "--diagnostics", "none", "--no-keep-weights",
+         "--images", "mnist-5k", "--diagnostics", "none", "--no-keep-weights",
          "--device", "cpu", "--launcher", "slurm", "--slurm-local", "--time-min", "5"]
 
 

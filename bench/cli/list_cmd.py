@@ -72,7 +72,7 @@ def dataset_table() -> Table:
     """One row per source: the coloured dataset built from it, as it declares itself."""
     from bench.data import new_data_spec
     table = Table(title="datasets (docs/datasets.md)")
-    for col in ("dataset", "--source", "classes", "bias attribute", "splits"):
+    for col in ("dataset", "--images", "classes", "bias attribute", "splits"):
         table.add_column(col, overflow="fold")
     for source in SOURCES.names():
         info = DATASETS.get("colored").info(new_data_spec(source=source))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from bench.errors import ConfigError
@@ -14,11 +15,12 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    help="protocol preset: data construction, backbone, optimiser and method "
                         "settings the runs start from (default: seed; bench list; "
                         "docs/protocols.md)")
-    p.add_argument("--dataset", default=None,
-                   help="training dataset (default: the protocol's; seed: colored)")
-    p.add_argument("--source", default="auto",
-                   help="image source: auto (default: mnist), mnist, mnist-5k, fashion-mnist, "
-                        "... (bench list; docs/datasets.md)")
+    p.add_argument("--train-split", dest="dataset", default=None, metavar="SCHEME",
+                   help="how the training split is coloured: colored (each image wears its "
+                        "class's colour with probability 1 - r) or colored-exact (exact counts "
+                        "per class, as LfF) (default: the protocol's; seed: colored)")
+    add_renamed_flag(p, "--dataset", "--train-split", "dataset")
+    add_image_option(p, "auto", "auto (default: mnist)")
     add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=None,
                    help="share of training images in a random colour (default: the "
@@ -33,6 +35,34 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--store", type=Path, default=None,
                    help="results database (default: $BENCH_STORE or runs/results.sqlite)")
+
+
+class RenamedFlag(argparse.Action):
+    """A flag's old name: it still works, stores what its new name stores, and says the new
+    name in one line on stderr (commands already written in notes and scripts keep working)."""
+
+    def __init__(self, option_strings, dest, new_name: str, **kwargs):
+        self.new_name = new_name
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stderr.write(f"note: {option_string} is now {self.new_name} (the old name still "
+                         f"works)\n")
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed_flag(p: argparse.ArgumentParser, old: str, new: str, dest: str) -> None:
+    p.add_argument(old, dest=dest, action=RenamedFlag, new_name=new,
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_image_option(p: argparse.ArgumentParser, default: str, default_text: str) -> None:
+    """``--images``: which images are painted (a registered source); ``--source`` is its old
+    name. Records keep calling the field ``source``."""
+    p.add_argument("--images", dest="source", default=default, metavar="SOURCE",
+                   help=f"the images: {default_text}, mnist, mnist-5k, fashion-mnist, ... "
+                        f"(bench list; docs/datasets.md)")
+    add_renamed_flag(p, "--source", "--images", "source")
 
 
 def add_digit_options(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from bench.cli.options import add_digit_options, check_ratio
+from bench.cli.options import add_digit_options, add_image_option, check_ratio
 from bench.data import prepare_splits
 from bench.data import new_data_spec
 from bench.datasets.digits import resolve_source
@@ -16,8 +16,7 @@ from bench.leaderboard.figures import splits_grid
 def add_parser(sub) -> None:
     p = sub.add_parser("samples", help="save a PNG grid of example images from every split")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
-    p.add_argument("--source", default="auto", help="image source: auto, mnist, mnist-5k, "
-                   "fashion-mnist, ... (bench list)")
+    add_image_option(p, "auto", "auto (default: mnist)")
     add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=0.05)
     p.add_argument("--mode", default="background", help="colouring mode: background or foreground")
