@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.datasets.colored_mnist import Split
+from bench.datasets.interface import Split
 from bench.datasets.interface import DatasetInfo
 from bench.evaluate import predict
 from bench.method import Progress, RunContext

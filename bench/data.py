@@ -1,4 +1,5 @@
-"""Builds, caches and loads all splits of one Colored MNIST spec.
+"""Builds, caches and loads all splits of one data spec, through the registry entries of its
+datasets (``DATASETS``): this module names no dataset family.
 
 The cache is keyed by the layout version, the spec hash and the fingerprint of the digit
 files' contents, so splits built from one copy of the digits are never served for another
@@ -16,10 +17,8 @@ import torch
 
 from bench.errors import DataError
 from bench.registry import DATASETS
-from bench.datasets.colored_mnist import (ColoredMNISTSpec, Split, build_split, dataset_info,
-                                          split_train_val)
 from bench.datasets.digits import DigitSet, load_digits
-from bench.datasets.interface import DatasetInfo
+from bench.datasets.interface import DataSpec, DatasetInfo, Split
 from bench.record import RunSpec
 
 
@@ -56,20 +55,31 @@ class Splits:
         return {"train": self.train, "val": self.val, **self.tests}
 
 
+def data_spec_of(spec: RunSpec, seed: int = 0) -> DataSpec:
+    """The data spec of a run spec at ``seed``, built by its training dataset's family."""
+    return DATASETS.get(spec.dataset).data_spec(spec.data, seed)
+
+
+def new_data_spec(dataset: str = "colored", seed: int = 0, **fields) -> DataSpec:
+    """A data spec of training dataset ``dataset`` from fields (the family's defaults else)."""
+    return DATASETS.get(dataset).data_spec(fields, seed)
+
+
 def info_of(spec: RunSpec) -> DatasetInfo:
     """The declaration of the dataset a run spec trains and tests on (its classes, bias
     attribute and splits), from the spec's data fields and training dataset."""
-    return dataset_info(ColoredMNISTSpec(**spec.data), spec.dataset)
+    return DATASETS.get(spec.dataset).info(data_spec_of(spec))
 
 
-def cache_folder(cache_dir: Path | None, spec: ColoredMNISTSpec, digits: DigitSet) -> Path:
+def cache_folder(cache_dir: Path | None, spec: DataSpec, digits: DigitSet) -> Path:
     return (Path(cache_dir or default_cache_dir()) / CACHE_LAYOUT
             / f"{spec.hash()}-{digits.fingerprint[:16]}")
 
 
 def _save(split: Split, path: Path) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"images": split.images, "digits": split.digits, "colors": split.colors}, tmp)
+    # the file's keys keep their first names, so caches written before the rename still load
+    torch.save({"images": split.images, "digits": split.labels, "colors": split.bias}, tmp)
     os.replace(tmp, path)
 
 
@@ -81,14 +91,15 @@ def _load(path: Path, name: str) -> Split:
         return None  # a corrupt cache entry is rebuilt, never trusted
 
 
-def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
+def prepare_splits(spec: DataSpec, train_dataset: str = "colored",
                    data_root: Path | None = None, cache_dir: Path | None = None,
                    use_cache: bool = True, test_names: tuple[str, ...] | None = None) -> Splits:
     """All splits of ``spec``. ``test_names``: which test datasets to build or load (default
     all registered); ``()`` gives train and val alone, for work that must never see a test
     split (backbone calibration)."""
     start = time.perf_counter()
-    info = dataset_info(spec, train_dataset)   # a test dataset to train on is an error here
+    training = DATASETS.get(train_dataset)
+    info = training.info(spec)                 # a test dataset to train on is an error here
     if info.splits.validation != "carved":
         raise DataError(f"dataset {info.name!r} declares a given validation split; this "
                         f"builder only carves validation out of the training data")
@@ -110,11 +121,11 @@ def prepare_splits(spec: ColoredMNISTSpec, train_dataset: str = "colored",
     if not hit:
         built: dict[str, Split] = {}
         if "train" not in loaded or "val" not in loaded:
-            colored = build_split(train_dataset, digits.train, spec)
-            built["train"], built["val"] = split_train_val(colored, spec)
+            built["train"], built["val"] = training.carve(training.build(digits.train, spec),
+                                                          spec)
         for name in files:
             if name not in loaded and name not in built:
-                built[name] = build_split(name, digits.test, spec)
+                built[name] = DATASETS.get(name).build(digits.test, spec)
         loaded.update(built)
         if use_cache:
             try:

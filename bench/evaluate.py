@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from bench import metrics
-from bench.datasets.colored_mnist import Split
+from bench.datasets.interface import Split
 from bench.datasets.interface import DatasetInfo
 from bench.supervision import to_float_images
 
@@ -34,9 +34,9 @@ def evaluate_splits(model: nn.Module, splits: dict[str, Split], info: DatasetInf
         if images is None:
             images = to_float_images(split.images, device)
         pred = predict(model, images).cpu()
-        out[f"{prefix}acc_{name}"] = metrics.accuracy(pred, split.digits)
+        out[f"{prefix}acc_{name}"] = metrics.accuracy(pred, split.labels)
         if name == info.splits.headline:
             out[f"{prefix}worst_group_acc"] = metrics.worst_group_accuracy(
-                pred, split.digits, info.group_ids(split.digits, split.colors))
-            confusion = metrics.confusion_matrix(pred, split.digits, info.num_classes)
+                pred, split.labels, info.group_ids(split.labels, split.bias))
+            confusion = metrics.confusion_matrix(pred, split.labels, info.num_classes)
     return out, confusion

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import new_data_spec
 from bench.errors import ConfigError, DataError
 from bench.evaluate import evaluate_splits
 from bench.method import RunContext
@@ -74,7 +74,7 @@ def evaluate_model(model: nn.Module, *, backbone: str, weights_sha256: str = "un
     """The record of ``model`` on the protocol's splits for ``seed`` (accuracies on train,
     validation and every test split; diagnostics as ``bench run --diagnostics``)."""
     from bench.hooks import HookOptions, diagnostics_hooks, spec_extras
-    data = ColoredMNISTSpec(source=source, conflict_ratio=conflict_ratio, mode=mode, seed=seed)
+    data = new_data_spec(source=source, conflict_ratio=conflict_ratio, mode=mode, seed=seed)
     options = HookOptions(diagnostics=diagnostics, keep_weights=False)
     spec = RunSpec(METHOD, {"weights_sha256": weights_sha256},
                    {k: v for k, v in data.to_dict().items() if k != "seed"}, "colored",

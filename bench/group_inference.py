@@ -130,7 +130,7 @@ class ErrorSet:
         from bench.training import train
         identifier = train(ctx.new_model(), ctx, self.erm(self.epochs), select=False,
                            phase="identify").model
-        errors = error_set(identifier, ctx.train.images, ctx.train.digits)
+        errors = error_set(identifier, ctx.train.images, ctx.train.labels)
         return InferredWeights(upweight(errors, self.factor),
                                {"error_set_size": float(errors.sum()),
                                 "error_set_fraction": float(errors.float().mean())})
@@ -150,10 +150,10 @@ class ClustersWithinClass:
         model = train(ctx.new_model(), ctx, self.erm(self.epochs), select=False,
                       phase="erm features").model
         features = pooled_features(model, ctx.train.images)
-        clusters = cluster_within_class(features, ctx.train.digits, self.k,
+        clusters = cluster_within_class(features, ctx.train.labels, self.k,
                                         seed=ctx.seed_from_generator() % 2**31,
                                         n_init=self.restarts)
-        return InferredWeights(balanced_weights(clusters.groups, ctx.train.digits),
+        return InferredWeights(balanced_weights(clusters.groups, ctx.train.labels),
                                {"minority_size": float(clusters.minority.sum()),
                                 "minority_fraction": float(clusters.minority.float().mean())})
 

@@ -6,23 +6,22 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
-from bench.backbones import canonical_name
 from bench.code_version import training_code_fingerprint
-from bench.data import Splits, prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
+from bench.data import Splits, data_spec_of, prepare_splits
 from bench.environment import runtime_environment
 from bench.errors import BenchError, ConfigError
 from bench.bias_proxy import BiasProxySettings, proxy_predictions
 from bench.evaluate import evaluate_splits
-from bench.hparams import check_bounds, resolve, spec_fields
+from bench.hparams import check_bounds
 from bench.method import EpochObserver, FitResult, Method, Progress, RunContext
 from bench.record import RunRecord, RunSpec, git_commit, package_versions
-from bench.registry import METHODS
+from bench.registry import DATASETS, METHODS
+from bench.run_spec import make_spec, typed_hparams  # noqa: F401  (scripts import make_spec)
 from bench.selection import SelectionJudge, check_primary, combined_supervision, default_rule
 from bench.supervision import SplitView, to_float_images
 
@@ -35,24 +34,6 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ConfigError(f"--device {name}: expected auto, cpu or cuda")
     return torch.device(name)
-
-
-def make_spec(method: str, overrides: dict[str, Any], data: ColoredMNISTSpec,
-              dataset: str = "colored", backbone: str = "baseline",
-              extras: dict[str, Any] | None = None, selection: str | None = None) -> RunSpec:
-    """A run spec with the method's full, resolved hyperparameters (defaults + overrides).
-    ``selection``: the primary selection rule; kept in the extras only when it is not the
-    method's default, so that default specs (and every stored key) hash as before. Likewise a
-    hyperparameter added after runs were stored is kept only when it differs from its default
-    (``bench.hparams.spec_fields``)."""
-    cls: type[Method] = METHODS.get(method)
-    hparams = spec_fields(resolve(cls.Hparams, overrides))
-    backbone = canonical_name(backbone)   # records name the network, not the alias
-    data_fields = {k: v for k, v in data.to_dict().items() if k != "seed"}
-    extras = dict(extras or {})
-    if selection is not None and check_primary(selection).name != default_rule(cls.supervision):
-        extras["selection"] = selection
-    return RunSpec(method, hparams, data_fields, dataset, backbone, extras)
 
 
 # after_fit(model, splits, ctx, record) -> extra metrics; runs after evaluation, timed by
@@ -87,8 +68,8 @@ def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int
     hold unless its supervision allows. Also the share of validation images whose proxy
     prediction is the class their bias value stands for (how well the proxy reads the bias;
     stored, never used to select)."""
-    val_labels = splits.val.digits.to(device)
-    val_bias = splits.val.colors.to(device)
+    val_labels = splits.val.labels.to(device)
+    val_bias = splits.val.bias.to(device)
     headline = splits.tests.get(info.splits.headline)
     proxy = proxy_predictions(splits.train, val.images, info, backbone, seed, device,
                               proxy_settings, train_images=train.images, progress=progress)
@@ -97,7 +78,7 @@ def make_judge(splits: Splits, info, train: SplitView, val: SplitView, seed: int
         conflicting=info.conflicting(val_labels, val_bias),
         groups=info.group_ids(val_labels, val_bias), proxy=proxy,
         test_images=None if headline is None else to_float_images(headline.images, device),
-        test_labels=None if headline is None else headline.digits.to(device))
+        test_labels=None if headline is None else headline.labels.to(device))
     agreement = (proxy == info.class_of_bias(val_bias)).double().mean().item()
     return judge, agreement
 
@@ -152,12 +133,12 @@ def execute(spec: RunSpec, seed: int, env: RunEnvironment,
     supervision = combined_supervision(cls.supervision, rule.supervision)
     record = RunRecord(spec, seed, "failed", supervision.value, device=str(env.device),
                        versions=versions, git_commit=git_commit(), selection_rule=primary)
-    data_spec = ColoredMNISTSpec(**{**spec.data, "seed": seed})
+    data_spec = data_spec_of(spec, seed)
     if splits is None:
         splits = prepare_splits(data_spec, spec.dataset, env.data_root, env.cache_dir)
-    info = splits.info or dataset_info(data_spec, spec.dataset)
+    info = splits.info or DATASETS.get(spec.dataset).info(data_spec)
     timings = {"seconds_data": splits.seconds}
-    hparams = resolve(cls.Hparams, spec.hparams)
+    hparams = typed_hparams(spec)                  # resolved once, by bench.run_spec
     check_bounds(hparams, train_size=len(splits.train))   # a ConfigError, before any training
     try:
         start = time.perf_counter()

@@ -69,7 +69,7 @@ class ProtocolPreset:
         return {name: getattr(self, name) for name in SETTINGS}
 
     def data_fields(self) -> dict[str, Any]:
-        """ColoredMNISTSpec fields besides source, ratio, mode and jitter."""
+        """Data spec fields besides source, ratio, mode and jitter."""
         return {} if self.palette is None else {"palette": self.palette}
 
     def overrides_for(self, method: str) -> dict[str, Any]:

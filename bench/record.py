@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from bench.canonical import short_hash
 
 # 2: records name their primary selection rule and carry every rule's pick (``selection``).
 SCHEMA_VERSION = 2
@@ -22,17 +22,22 @@ class RunSpec:
     """Everything that defines a run except its seed; hashed into the store key."""
     method: str
     hparams: dict[str, Any]
-    data: dict[str, Any]          # ColoredMNISTSpec fields, seed excluded
+    data: dict[str, Any]          # the training dataset's data spec fields, seed excluded
     dataset: str = "colored"
     backbone: str = "baseline"
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. diagnostics settings
+    # The method's frozen hyperparameters as bench.run_spec resolved them, so that nothing
+    # downstream parses them again; None for a spec read back from the store. Not part of the
+    # spec's fields, its hash or its equality: ``hparams`` says the same in stored form.
+    typed_hparams: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        fields = dataclasses.asdict(dataclasses.replace(self, typed_hparams=None))
+        del fields["typed_hparams"]
+        return fields
 
     def hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return short_hash(self.to_dict())
 
     def key(self, seed: int) -> str:
         return f"{self.hash()}/{seed}"

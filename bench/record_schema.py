@@ -108,12 +108,18 @@ def _check_spec_parts(d: dict) -> None:
         "extras.diagnostics", diagnostics, "expected {diagnostic: {setting: value}}")
     if "selection" in extras:
         _name("extras.selection", extras["selection"])
-    from bench.datasets.colored_mnist import ColoredMNISTSpec   # the data floor, read lazily
-    known = set(ColoredMNISTSpec.__dataclass_fields__) - {"seed"}
+    from bench.registry import DATASETS
+    # the data spec of the record's training dataset, found through its registry entry; a
+    # dataset this installation lacks is checked against the default family's
+    dataset = d.get("dataset")
+    entry = DATASETS.get(dataset if isinstance(dataset, str) and dataset in DATASETS
+                         else "colored")
+    spec_class = entry.spec_class
+    known = set(spec_class.__dataclass_fields__) - {"seed"}
     unknown = sorted(set(d["data"]) - known)
     _require(not unknown, "data", unknown, "unknown data fields")
     try:
-        ColoredMNISTSpec(**d["data"])
+        spec_class(**d["data"])
     except (TypeError, ValueError, OverflowError, BenchError) as exc:
         raise RecordError(f"field 'data' does not make a data spec ({exc})") from None
 

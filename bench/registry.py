@@ -1,4 +1,5 @@
-"""One generic registry for methods, datasets, digit sources and backbones.
+"""One generic registry for methods, datasets, digit sources, backbones, protocols and
+launchers.
 
 Names are written once, next to the code they name (``@METHODS.register("jtt")``).
 Duplicates raise, unknown names suggest the closest match, and installed third-party
@@ -125,3 +126,6 @@ DATASETS: Registry = Registry("dataset", "bench.datasets", ("bench.datasets",))
 SOURCES: Registry = Registry("digit source", "bench.sources", ("bench.datasets",))
 BACKBONES: Registry = Registry("backbone", "bench.backbones", ("bench.backbones",))
 PROTOCOLS: Registry = Registry("protocol", "bench.protocols", ("bench.protocols",))
+# where a plan's runs execute (bench.runs.launchers); a private cluster's launcher plugs in
+# through the entry point group without a change here
+LAUNCHERS: Registry = Registry("launcher", "bench.launchers", ("bench.runs.launchers",))

@@ -2,7 +2,7 @@
 
 A method *declares* its supervision; the harness hands it views of the data that withhold
 the colour labels it did not declare. What the guard prevents: reading a withheld label
-(``view.colors``, ``view.groups``) raises :class:`SupervisionError`; a view built without
+(``view.bias``, ``view.groups``) raises :class:`SupervisionError`; a view built without
 labels holds none (no private copy to reach), and its visibility is fixed when the harness
 builds it (``bias_visible`` cannot be set). What it cannot prevent: a method that recovers the
 colour from the pixels (the palette is public, and the background colour is plain to see),
@@ -18,7 +18,7 @@ from enum import Enum
 import torch
 
 from bench.errors import SupervisionError
-from bench.datasets.colored_mnist import Split
+from bench.datasets.interface import Split
 from bench.datasets.interface import DatasetInfo
 
 
@@ -41,7 +41,7 @@ class Supervision(str, Enum):
 
 
 class SplitView:
-    """A split as a method sees it: float images and digits on the run's device, and colour
+    """A split as a method sees it: float images and class labels on the run's device, and colour
     labels (the bias attribute) only when the method's supervision allows them. A view
     without them holds no copy of them at all, and visibility is read-only. ``dataset``: the
     declaration that says what a group and a bias-conflicting image are."""
@@ -51,42 +51,42 @@ class SplitView:
         self.name = split.name
         self.dataset = dataset
         self.images = images if images is not None else to_float_images(split.images, device)
-        self.digits = split.digits.to(device)
-        self._labels = split.colors.to(device) if bias_visible else None
+        self.labels = split.labels.to(device)
+        self._bias = split.bias.to(device) if bias_visible else None
 
     def __len__(self) -> int:
-        return len(self.digits)
+        return len(self.labels)
 
     @property
     def bias_visible(self) -> bool:
-        return self._labels is not None
+        return self._bias is not None
 
     def head(self, n: int) -> "SplitView":
         """The first ``n`` images, with the same visibility (for tests and probes)."""
         view = copy.copy(self)
-        view.images, view.digits = self.images[:n], self.digits[:n]
-        view._labels = None if self._labels is None else self._labels[:n]
+        view.images, view.labels = self.images[:n], self.labels[:n]
+        view._bias = None if self._bias is None else self._bias[:n]
         return view
 
     @property
-    def colors(self) -> torch.Tensor:
-        if self._labels is None:
+    def bias(self) -> torch.Tensor:
+        if self._bias is None:
             raise SupervisionError(
                 f"colour labels of the {self.name!r} split are withheld: the method's declared "
                 f"supervision does not include them (declare a stronger supervision to read them)")
-        return self._labels
+        return self._bias
 
     @property
     def groups(self) -> torch.Tensor:
         """(class, bias value) group ids, as the dataset numbers them."""
-        colors = self.colors   # withheld labels raise SupervisionError before anything else
-        return self._declared().group_ids(self.digits, colors)
+        colors = self.bias   # withheld labels raise SupervisionError before anything else
+        return self._declared().group_ids(self.labels, colors)
 
     @property
     def conflicting(self) -> torch.Tensor:
         """Mask of bias-conflicting images (reads the bias labels)."""
-        colors = self.colors
-        return self._declared().conflicting(self.digits, colors)
+        colors = self.bias
+        return self._declared().conflicting(self.labels, colors)
 
     def _declared(self) -> DatasetInfo:
         if self.dataset is None:

@@ -125,7 +125,7 @@ def default_judge(ctx: RunContext) -> SelectionJudge:
     conflicting = groups = None
     if ctx.val.bias_visible and (ctx.dataset or ctx.val.dataset) is not None:
         conflicting, groups = ctx.val.conflicting, ctx.val.groups
-    return SelectionJudge(ctx.val.digits, ctx.num_classes, default_rule(ctx.supervision),
+    return SelectionJudge(ctx.val.labels, ctx.num_classes, default_rule(ctx.supervision),
                           conflicting, groups)
 
 
@@ -145,7 +145,7 @@ def train(model: nn.Module, ctx: RunContext, cfg: SGDConfig, objective: Objectiv
     optimizer = make_optimizer(params, cfg, fused=ctx.train_step != "eager")
     stepped = step_model(model, ctx)
     graphs = ctx.train_step == "compiled" and ctx.device.type == "cuda"
-    images, digits = ctx.train.images, ctx.train.digits
+    images, digits = ctx.train.images, ctx.train.labels
     n = len(digits)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     ctx.progress.start(phase, cfg.epochs * steps_per_epoch)

@@ -23,14 +23,14 @@ fresh generation and a cache hit are bit-identical.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
 
+from bench.canonical import short_hash
 from bench.registry import DATASETS
-from bench.datasets.interface import BiasAttribute, DatasetInfo, SplitRoles
+from bench.datasets.interface import BiasAttribute, DatasetInfo, Split, SplitRoles
 from bench.datasets.sources import Digits, source_classes
 
 # Ten well-separated colours (Sasha Trubetskoy's distinct palette), index = digit.
@@ -71,31 +71,32 @@ class ColoredMNISTSpec:
         return asdict(self)
 
     def hash(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Split:
-    """Coloured images (uint8, N x 3 x 28 x 28), class labels (``digits``, named for the first
-    source), colour indices (-1 = none). Group ids come from the dataset's
-    :meth:`DatasetInfo.group_ids`."""
-    name: str
-    images: torch.Tensor
-    digits: torch.Tensor
-    colors: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.digits)
-
-    def subset(self, index: torch.Tensor, name: str | None = None) -> "Split":
-        return Split(name or self.name, self.images[index], self.digits[index], self.colors[index])
+        return short_hash(self.to_dict())
 
 
 @dataclass(frozen=True)
 class DatasetBuilder:
-    role: str  # "train" (built from training digits) or "test" (from test digits)
+    """A registered dataset of the Colored MNIST family, and everything the rest of the suite
+    needs of it: its spec class, its split builder, the carving of validation out of training
+    data, and its declaration (:class:`DatasetInfo`). The harness, the data cache, the grid and
+    the leaderboard reach the family only through such an entry (``DATASETS.get(name)``)."""
+    name: str
+    role: str  # "train" (built from training images) or "test" (from test images)
     choose_colors: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
+    spec_class: type = ColoredMNISTSpec
+
+    def data_spec(self, fields: dict, seed: int = 0) -> ColoredMNISTSpec:
+        """The family's spec from stored (or given) fields, at ``seed``."""
+        return self.spec_class(**{**fields, "seed": seed})
+
+    def build(self, images: Digits, data: ColoredMNISTSpec) -> Split:
+        return build_split(self.name, images, data)
+
+    def carve(self, split: Split, data: ColoredMNISTSpec) -> tuple[Split, Split]:
+        return split_train_val(split, data)
+
+    def info(self, data: ColoredMNISTSpec) -> DatasetInfo:
+        return dataset_info(data, self.name)
 
 
 PAINT_CHUNK = 1024  # images per block: float buffers stay in cache and are reused
@@ -157,14 +158,16 @@ def _biased(digits: torch.Tensor, r: float, g: torch.Generator) -> torch.Tensor:
     return torch.where(flip, random, digits)
 
 
-def _register(name: str, role: str):
+def register(name: str, role: str):
+    """Registers a dataset of this family under ``name``: ``fn(labels, r, generator)`` gives
+    each image's colour index (-1 for none); role ``train`` or ``test`` (docs/datasets.md)."""
     def decorate(fn):
-        DATASETS.add(name, DatasetBuilder(role, fn))
+        DATASETS.add(name, DatasetBuilder(name, role, fn))
         return fn
     return decorate
 
 
-@_register("colored", "train")
+@register("colored", "train")
 def _colored(digits, r, g):
     return _biased(digits, r, g)
 
@@ -179,7 +182,7 @@ def exact_color_counts(n: int, own: int, colours: int, r: float) -> torch.Tensor
     return torch.diff(milestones, prepend=torch.zeros(1, dtype=torch.float64)).long()
 
 
-@_register("colored-exact", "train")
+@register("colored-exact", "train")
 def _colored_exact(digits, r, g):
     colours = int(digits.max()) + 1 if len(digits) else 0
     out = torch.empty_like(digits)
@@ -191,22 +194,22 @@ def _colored_exact(digits, r, g):
     return out
 
 
-@_register("aligned", "test")
+@register("aligned", "test")
 def _aligned(digits, r, g):
     return digits.clone()
 
 
-@_register("conflicting", "test")
+@register("conflicting", "test")
 def _conflicting(digits, r, g):
     return (digits + torch.randint(1, 10, digits.shape, generator=g)) % 10
 
 
-@_register("cycled", "test")
+@register("cycled", "test")
 def _cycled(digits, r, g):
     return (digits + 1) % 10
 
 
-@_register("greyscale", "test")
+@register("greyscale", "test")
 def _greyscale(digits, r, g):
     return torch.full_like(digits, -1)
 

@@ -10,10 +10,36 @@ spec's fields, so the fields are the dataset's part of a record's key (docs/data
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 VALIDATION_FORMS = ("carved", "given")   # carved out of the training data, or its own split
+
+
+class DataSpec(Protocol):
+    """What every dataset family's spec offers: frozen, hashable fields (``seed`` among them)."""
+    seed: int
+
+    def to_dict(self) -> dict: ...
+
+    def hash(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images (uint8, N x 3 x H x W), class ``labels`` and ``bias`` values (-1 = none, e.g. a
+    greyscale image). Group ids come from the dataset's :meth:`DatasetInfo.group_ids`."""
+    name: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    bias: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: torch.Tensor, name: str | None = None) -> "Split":
+        return Split(name or self.name, self.images[index], self.labels[index], self.bias[index])
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ class ColorKL(Method):
         hp = self.hparams
         model = ctx.new_model()
         head = colour_head(model, ctx)
-        colors = ctx.train.colors
+        colors = ctx.train.bias
         learn = head_mask(ctx.train.conflicting, hp.head_on)
 
         def objective(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -113,7 +113,7 @@ class ColorKL(Method):
         conflicting = ctx.val.conflicting
         guesses = predict(probe, ctx.val.images[conflicting])
         result.logs["color_head_val_conflicting_acc"] = float(
-            (guesses == ctx.val.colors[conflicting]).double().mean())
+            (guesses == ctx.val.bias[conflicting]).double().mean())
         return result
 
 

@@ -110,7 +110,7 @@ class DFA(Method):
         intrinsic, bias = ctx.new_model(), ctx.new_model()
         model = _seeded(ctx, lambda: TwoEncoderNet(intrinsic, bias, ctx.num_classes))
         bias_classifier = _seeded(ctx, lambda: nn.Linear(model.num_features, ctx.num_classes))
-        digits = ctx.train.digits
+        digits = ctx.train.labels
         average_i = LossAverages(digits, hp.ema_alpha, ctx.num_classes)
         average_b = LossAverages(digits, hp.ema_alpha, ctx.num_classes)
         # on the run's device: a permutation drawn on the host would be copied every step

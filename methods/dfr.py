@@ -71,7 +71,7 @@ def dfr_groups(view: SplitView, grouping: str) -> np.ndarray:
     (class, bias value) group id for class x colour. Reads the view's bias labels."""
     if grouping == "digit-colour":
         return view.groups.cpu().numpy()
-    return (view.digits * 2 + view.conflicting).cpu().numpy()
+    return (view.labels * 2 + view.conflicting).cpu().numpy()
 
 
 def balanced_subset(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -187,7 +187,7 @@ class DFR(Method):
                     select=False, phase="erm").model
         features = group_inference.pooled_features(erm, ctx.val.images).cpu().double().numpy()
         rng = np.random.default_rng(ctx.seed_from_generator())
-        digits = ctx.val.digits.cpu().numpy()
+        digits = ctx.val.labels.cpu().numpy()
         groups = dfr_groups(ctx.val, hp.groups)
         last = retrain_last_layer(features, digits, groups, hp, rng, ctx.num_classes)
         model = copy.deepcopy(erm)

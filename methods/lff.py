@@ -99,7 +99,7 @@ class LfF(Method):
         hp = self.hparams
         debiased = ctx.new_model()
         biased = ctx.new_model()
-        digits = ctx.train.digits
+        digits = ctx.train.labels
         average_b = LossAverages(digits, hp.ema_alpha, ctx.num_classes)
         average_d = LossAverages(digits, hp.ema_alpha, ctx.num_classes)
         weight_sum = torch.zeros((), device=ctx.device)

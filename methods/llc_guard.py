@@ -76,9 +76,9 @@ class Guard:
     def __init__(self, model: nn.Module, ctx: RunContext, hp: LLCGuardHparams):
         self.model, self.ctx, self.hp = model, ctx, hp
         self.settings = hp.probe()
-        index = sample_positions(len(ctx.train.digits), self.settings.subset, PROBE_SEED)
+        index = sample_positions(len(ctx.train.labels), self.settings.subset, PROBE_SEED)
         self.probe_images = ctx.train.images[index.to(ctx.train.images.device)]
-        self.probe_labels = ctx.train.digits[index.to(ctx.train.digits.device)]
+        self.probe_labels = ctx.train.labels[index.to(ctx.train.labels.device)]
         self.llcs: list[float] = []
         self.next_weights: torch.Tensor | None = None
         self.interventions: list[int] = []
@@ -95,7 +95,7 @@ class Guard:
         reference = self.llcs[0]
         self.next_weights = None
         if epoch >= 1 and llc < reference + self.hp.margin * abs(reference):
-            losses = per_example_loss(self.model, self.ctx.train.images, self.ctx.train.digits)
+            losses = per_example_loss(self.model, self.ctx.train.images, self.ctx.train.labels)
             self.next_weights = hardest_upweighted(losses, self.hp.top_fraction,
                                                    self.hp.upweight)
             self.interventions.append(epoch + 1)

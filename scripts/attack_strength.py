@@ -15,6 +15,7 @@ the models by median ε is the default attack's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import torch
 from tabulate import tabulate
 
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import new_data_spec
+from bench.datasets.interface import DataSpec
 from bench.diagnostics.pgd import PGDSettings
 from bench.studies.pgd_strength import (attacks, measure, ranking_holds, sampled_images,
                                             summary_rows)
@@ -32,7 +34,7 @@ from bench.registry import RegistryError
 from bench.studies.kept_models import stored_model
 
 
-def trained_model(method: str, data: ColoredMNISTSpec, seed: int, data_root: Path | None,
+def trained_model(method: str, data: DataSpec, seed: int, data_root: Path | None,
                   log) -> torch.nn.Module:
     spec = make_spec(method, {}, data)
     kept = {}
@@ -70,8 +72,8 @@ def _main(argv: list[str] | None) -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--restarts", type=int, default=5)
     args = parser.parse_args(argv)
-    data = ColoredMNISTSpec(source=args.source, conflict_ratio=args.conflict_ratio)
-    splits = prepare_splits(ColoredMNISTSpec(**{**data.to_dict(), "seed": args.seed}),
+    data = new_data_spec(source=args.source, conflict_ratio=args.conflict_ratio)
+    splits = prepare_splits(dataclasses.replace(data, seed=args.seed),
                             "colored", args.data_root)
     chosen = attacks(PGDSettings(), args.steps, args.restarts)
     log = lambda line: print(line, file=sys.stderr, flush=True)   # noqa: E731

@@ -27,7 +27,7 @@ from bench import metrics
 from bench.backbones import CANDIDATES, build_backbone
 from bench.studies.calibration import CalibrationRule, Verdict, choose, judge_balanced, judge_erm
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of, new_data_spec
 from bench.errors import BenchError
 from bench.evaluate import predict
 from bench.harness import RunEnvironment, execute, make_spec
@@ -44,25 +44,25 @@ def run_job(backbone: str, method: str, seed: int, source: str, data_root: str |
     torch.set_num_threads(1)
     device = torch.device("cpu")
     root = Path(data_root) if data_root else None
-    data = ColoredMNISTSpec(source=source, conflict_ratio=conflict_ratio)
+    data = new_data_spec(source=source, conflict_ratio=conflict_ratio)
     overrides = {"epochs": erm_epochs} if method == "erm" else {}
     spec = make_spec(method, overrides, data, backbone=backbone)
-    splits = prepare_splits(ColoredMNISTSpec(**{**spec.data, "seed": seed}), spec.dataset, root,
+    splits = prepare_splits(data_spec_of(spec, seed), spec.dataset, root,
                             test_names=())
     val, train = splits.val, splits.train
-    conflicting = val.colors != val.digits
+    conflicting = val.bias != val.labels
     val_images = val.images[conflicting].to(device).float().div_(255)
     rows: list[dict] = []
 
     def observe(phase: str, epoch: int, model) -> None:
         row = {"backbone": backbone, "method": method, "seed": seed, "epoch": epoch,
                "val_conflicting_acc": metrics.accuracy(predict(model, val_images).cpu(),
-                                                       val.digits[conflicting]),
+                                                       val.labels[conflicting]),
                "train_acc": None}
         if epoch == rule.protocol_epoch:
             train_images = train.images.to(device).float().div_(255)
             row["train_acc"] = metrics.accuracy(predict(model, train_images).cpu(),
-                                                train.digits)
+                                                train.labels)
         rows.append(row)
 
     record = execute(spec, seed, RunEnvironment(device, root, epoch_observer=observe), splits)

@@ -26,7 +26,7 @@ from tabulate import tabulate
 
 from bench.studies.curves import CurveRecorder, plot_band, summarize_curves
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of, new_data_spec
 from bench.errors import BenchError, one_line
 from bench.harness import RunEnvironment, execute, make_spec
 from bench.hparams import parse_overrides
@@ -40,10 +40,10 @@ def run_curves(method: str, ratios: list[float], seeds: int, source: str,
     rows: list[dict] = []
     device = torch.device("cpu")
     for ratio in ratios:
-        data = ColoredMNISTSpec(source=source, conflict_ratio=ratio)
+        data = new_data_spec(source=source, conflict_ratio=ratio)
         spec = make_spec(method, overrides or {}, data)
         for seed in range(seeds):
-            splits = prepare_splits(ColoredMNISTSpec(**{**spec.data, "seed": seed}),
+            splits = prepare_splits(data_spec_of(spec, seed),
                                     spec.dataset, data_root)
             recorder = CurveRecorder(splits, device)
             record = execute(spec, seed, RunEnvironment(device, data_root,

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from tabulate import tabulate
 
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of
 from bench.diagnostics.llc_sources import find_runs
 from bench.studies.pgd_strength import sampled_images
 from bench.errors import BenchError, one_line
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{item}: not in the store; skipped", file=sys.stderr)
                 continue
             run = runs[0]
-            spec = ColoredMNISTSpec(**{**run.record.spec.data, "seed": run.record.seed})
+            spec = data_spec_of(run.record.spec, run.record.seed)
             names = tuple(args.splits.split(","))
             splits = prepare_splits(spec, run.record.spec.dataset, args.data_root,
                                     test_names=names)

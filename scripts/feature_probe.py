@@ -13,6 +13,7 @@ method's default row at each seed (bench/studies/kept_models.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from tabulate import tabulate
 
 from bench.backbones import build_backbone
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import new_data_spec
+from bench.datasets.interface import DataSpec
 from bench.errors import BenchError, one_line
 from bench.studies.feature_probes import probe_scores
 from bench.group_inference import pooled_features
@@ -35,7 +37,7 @@ UNTRAINED = "untrained"
 COLUMNS = ("class_on_conflicting", "bias_only_floor", "bias_value")
 
 
-def model_for(method: str, data: ColoredMNISTSpec, seed: int, store: Path | None,
+def model_for(method: str, data: DataSpec, seed: int, store: Path | None,
               backbone: str) -> torch.nn.Module:
     if method == UNTRAINED:
         with torch.random.fork_rng(devices=[]):   # the caller's generator stays as it was
@@ -46,21 +48,21 @@ def model_for(method: str, data: ColoredMNISTSpec, seed: int, store: Path | None
     return stored_model(method, data, seed, store, backbone)
 
 
-def rows_for(methods: list[str], seeds: list[int], data: ColoredMNISTSpec, store: Path | None,
+def rows_for(methods: list[str], seeds: list[int], data: DataSpec, store: Path | None,
              backbone: str, data_root: Path | None, log) -> list[dict]:
     rows = []
     for seed in seeds:
         # () test names: train and validation only, so nothing here can read a test split
-        splits = prepare_splits(ColoredMNISTSpec(**{**data.to_dict(), "seed": seed}),
+        splits = prepare_splits(dataclasses.replace(data, seed=seed),
                                 "colored", data_root, test_names=())
         val, info = splits.val, splits.info
-        conflicting = info.conflicting(val.digits, val.colors).numpy()
+        conflicting = info.conflicting(val.labels, val.bias).numpy()
         images = to_float_images(val.images, torch.device("cpu"))
         for method in methods:
             model = model_for(method, data, seed, store, backbone)
             with torch.no_grad():
                 features = pooled_features(model, images).double().numpy()
-            scores = probe_scores(features, val.digits.numpy(), val.colors.numpy(),
+            scores = probe_scores(features, val.labels.numpy(), val.bias.numpy(),
                                   conflicting, info.num_bias_values, seed)
             rows.append({"method": method, "seed": seed, **scores})
             log(f"{method} seed {seed}: " + ", ".join(f"{k} {scores[k]:.3f}" for k in COLUMNS))
@@ -110,7 +112,7 @@ def _main(argv: list[str] | None) -> None:
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    data = ColoredMNISTSpec(source=args.source, conflict_ratio=args.conflict_ratio)
+    data = new_data_spec(source=args.source, conflict_ratio=args.conflict_ratio)
     log = lambda line: print(line, file=sys.stderr, flush=True)   # noqa: E731
     rows = rows_for(methods, seeds, data, args.store, args.backbone, args.data_root, log)
     print(tabulate(rows, headers="keys", floatfmt=".3f"))

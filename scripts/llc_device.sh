@@ -27,7 +27,7 @@ GUARD_GRID="--set top_fraction=0.05 --set upweight=5|--set top_fraction=0.05 --s
 
 log "splits for seeds 0-4 (one process per seed, so no two write one cache file)"
 for s in 0 1 2 3 4; do
-  "$PY" -c "from bench.data import prepare_splits; from bench.datasets.colored_mnist import ColoredMNISTSpec as S; prepare_splits(S(source='mnist', conflict_ratio=0.05, seed=$s), data_root='$DATA')" &
+  "$PY" -c "from bench.data import new_data_spec, prepare_splits; prepare_splits(new_data_spec(source='mnist', conflict_ratio=0.05, seed=$s), data_root='$DATA')" &
 done
 wait
 

@@ -23,7 +23,7 @@ import torch
 
 from bench.cli.explain_cmd import find_record
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of
 from bench.diagnostics.llc import LLCSettings, estimate_llc, sample_llc
 from bench.diagnostics.pgd import sample_positions
 from bench.store import Store
@@ -44,13 +44,13 @@ def main() -> None:
         paths = [kept_weights_path(store.path, record.key) for record in records]
     for record, path in zip(records, paths):
         model = load_model(path, record=record)
-        spec = ColoredMNISTSpec(**{**record.spec.data, "seed": record.seed})
+        spec = data_spec_of(record.spec, record.seed)
         train = prepare_splits(spec, record.spec.dataset, args.data_root).train
         for overrides in json.loads(args.grid):
             full = LLCSettings(**overrides)
             index = sample_positions(len(train), full.subset, full.seed)
             images = to_float_images(train.images[index], torch.device("cpu"))
-            labels = train.digits[index]
+            labels = train.labels[index]
             start = time.perf_counter()
             summary, init = sample_llc(model, images, labels,
                                        dataclasses.replace(full, draws=args.draws, burnin=0),

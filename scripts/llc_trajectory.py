@@ -24,7 +24,7 @@ import torch
 
 from bench.studies.curves import plot_band, summarize_curves
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of, new_data_spec
 from bench.diagnostics.llc import LLCSettings, estimate_llc
 from bench.diagnostics.pgd import sample_positions
 from bench.errors import BenchError, one_line
@@ -46,7 +46,7 @@ class LLCRecorder:
         for s in [settings] + ([self.probe] if probe else []):
             index = sample_positions(len(train), s.subset, s.seed)
             self._subsets[s] = (to_float_images(train.images[index], device),
-                                train.digits[index].to(device))
+                                train.labels[index].to(device))
 
     def __call__(self, phase: str, epoch: int, model) -> None:
         metrics = estimate_llc(model, *self._subsets[self.settings], self.settings, self.device)
@@ -60,11 +60,11 @@ class LLCRecorder:
 def run_trajectory(method: str, seeds: list[int], source: str, ratio: float,
                    data_root: Path | None, device: torch.device, settings: LLCSettings,
                    overrides: dict, probe: bool, log=print) -> list[dict]:
-    spec = make_spec(method, overrides, ColoredMNISTSpec(source=source, conflict_ratio=ratio))
+    spec = make_spec(method, overrides, new_data_spec(source=source, conflict_ratio=ratio))
     label = method + "".join(f" {k}={v}" for k, v in sorted(overrides.items()))
     rows = []
     for seed in seeds:
-        splits = prepare_splits(ColoredMNISTSpec(**{**spec.data, "seed": seed}), spec.dataset,
+        splits = prepare_splits(data_spec_of(spec, seed), spec.dataset,
                                 data_root)
         recorder = LLCRecorder(splits.train, settings, device, probe)
         record = execute(spec, seed, RunEnvironment(device, data_root,

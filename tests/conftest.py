@@ -46,10 +46,12 @@ def splits_touched(monkeypatch) -> list[str]:
     """Names of the splits built or loaded from the cache while the test runs: what a test-free
     job must keep free of test splits."""
     import bench.data as data
+    from bench.registry import DATASETS
     touched: list[str] = []
-    real_build, real_load = data.build_split, data._load
-    monkeypatch.setattr(data, "build_split",
-                        lambda name, *a: touched.append(name) or real_build(name, *a))
+    entry = type(DATASETS.get("colored"))          # every split is built through its entry
+    real_build, real_load = entry.build, data._load
+    monkeypatch.setattr(entry, "build", lambda self, *a: touched.append(self.name) or
+                        real_build(self, *a))
     monkeypatch.setattr(data, "_load", lambda path, name: touched.append(name) or
                         real_load(path, name))
     return touched

@@ -116,7 +116,7 @@ def test_every_diagnostic_and_explain_run_on_every_backbone(name, tmp_path, caps
                         lambda model, settings, device: fast(model, settings=MaximisationSettings(
                             steps=3), device=device))
     store = tmp_path / "results.sqlite"
-    assert main(["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
+    assert main(["run", "--method", "erm", "--images", "mnist-5k", "--epochs", "1",
                  "--set", "batch_size=64", "--device", "cpu", "--backbone", name,
                  "--diagnostics", "all", *(f"--diagnostic={pair}" for pair in CHEAP),
                  "--store", str(store)]) == 0

@@ -17,7 +17,7 @@ from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.datasets.digits import resolve_source
 from tests.conftest import copy_of_mnist
 
-TINY = ["--source", "mnist-5k", "--epochs", "1", "--set", "batch_size=64", "--device", "cpu",
+TINY = ["--images", "mnist-5k", "--epochs", "1", "--set", "batch_size=64", "--device", "cpu",
         "--diagnostics", "none", "--no-keep-weights"]
 
 
@@ -154,7 +154,7 @@ def _exit_code(argv) -> int:
 
 @pytest.mark.parametrize("argv,expected", [
     (["run", "--method", "ermm", *TINY], "did you mean 'erm'"),
-    (["run", "--method", "erm", "--dataset", "colord", *TINY], "did you mean 'colored'"),
+    (["run", "--method", "erm", "--train-split", "colord", *TINY], "did you mean 'colored'"),
     (["run", "--method", "erm", "--conflict-ratio", "1.5", *TINY], "--conflict-ratio 1.5"),
     (["run", "--method", "erm", "--seeds", "0", *TINY], "positive integer"),
     (["run", "--method", "erm", *TINY, "--set", "lr=abc"], "lr expects a float"),
@@ -261,7 +261,7 @@ def test_bad_mnist_copies_are_one_line_naming_the_file_and_exit_2(tmp_path, caps
         damage(root / "MNIST" / "raw")
     data_root = f"{root}x" if "no such folder" in names else str(root)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    code = main(["run", "--method", "erm", *TINY, "--source", "auto", "--data-root", data_root,
+    code = main(["run", "--method", "erm", *TINY, "--images", "auto", "--data-root", data_root,
                  "--store", str(tmp_path / "r.sqlite")])
     line = _one_line_error(capsys, code)
     assert names.format(root=root) in line
@@ -271,7 +271,7 @@ def test_bad_mnist_copies_are_one_line_naming_the_file_and_exit_2(tmp_path, caps
 def test_an_unofficial_copy_runs_when_allowed_and_says_so(tmp_path, capsys):
     copy_of_mnist(tmp_path, {"train-images-idx3-ubyte": _flip_pixels})
     store = tmp_path / "r.sqlite"
-    argv = ["run", "--method", "erm", *TINY, "--source", "mnist", "--data-root", str(tmp_path),
+    argv = ["run", "--method", "erm", *TINY, "--images", "mnist", "--data-root", str(tmp_path),
             "--store", str(store), "--allow-unofficial-data"]
     source = resolve_source("mnist", tmp_path, allow_unofficial=True)
     # Full-MNIST training is not what this test is about: the run trains on the tiny splits.

@@ -27,7 +27,7 @@ def test_training_aligned_share_is_one_minus_r_plus_r_over_ten(digits, ratio):
     train, val = split_train_val(build_split("colored", digits.train, spec), spec)
     expected = 1 - ratio + ratio / 10
     for split in (train, val):
-        share = (split.colors == split.digits).float().mean().item()
+        share = (split.bias == split.labels).float().mean().item()
         assert abs(share - expected) <= _binomial_band(expected, len(split)), (split.name, share)
 
 
@@ -41,15 +41,15 @@ def test_train_and_val_partition_the_training_digits(digits):
 def test_aligned_wears_its_own_colour(digits):
     spec = ColoredMNISTSpec(source="mnist-5k")
     split = build_split("aligned", digits.test, spec)
-    assert torch.equal(split.colors, split.digits)
-    assert torch.equal(dataset_info(spec).group_ids(split.digits, split.colors), split.digits * 11)
+    assert torch.equal(split.bias, split.labels)
+    assert torch.equal(dataset_info(spec).group_ids(split.labels, split.bias), split.labels * 11)
 
 
 def test_conflicting_never_wears_its_own_colour_and_uses_all_nine_others(digits):
     split = build_split("conflicting", digits.test, ColoredMNISTSpec(source="mnist-5k"))
-    assert not (split.colors == split.digits).any()
-    assert ((split.colors >= 0) & (split.colors <= 9)).all()
-    offsets = torch.bincount((split.colors - split.digits) % 10, minlength=10)
+    assert not (split.bias == split.labels).any()
+    assert ((split.bias >= 0) & (split.bias <= 9)).all()
+    offsets = torch.bincount((split.bias - split.labels) % 10, minlength=10)
     assert offsets[0] == 0 and (offsets[1:] > 0).all()
     # uniform over the nine: each offset near n/9
     n = len(split)
@@ -58,14 +58,14 @@ def test_conflicting_never_wears_its_own_colour_and_uses_all_nine_others(digits)
 
 def test_cycled_maps_digit_d_to_colour_d_plus_one(digits):
     split = build_split("cycled", digits.test, ColoredMNISTSpec(source="mnist-5k"))
-    assert torch.equal(split.colors, (split.digits + 1) % 10)
+    assert torch.equal(split.bias, (split.labels + 1) % 10)
 
 
 def test_greyscale_has_three_equal_channels_and_no_colour(digits):
     spec = ColoredMNISTSpec(source="mnist-5k")
     split = build_split("greyscale", digits.test, spec)
-    assert (split.colors == -1).all()
-    assert (dataset_info(spec).group_ids(split.digits, split.colors) == -1).all()
+    assert (split.bias == -1).all()
+    assert (dataset_info(spec).group_ids(split.labels, split.bias) == -1).all()
     assert torch.equal(split.images[:, 0], split.images[:, 1])
     assert torch.equal(split.images[:, 1], split.images[:, 2])
     assert torch.equal(split.images[:, 0], digits.test.images)
@@ -76,7 +76,7 @@ def test_background_mode_keeps_strokes_white_and_tints_the_background(digits):
     grey = digits.test.images
     images = split.images.permute(0, 2, 3, 1)            # N, 28, 28, 3
     assert (images[grey == 255] == 255).all()
-    palette = torch.tensor(PALETTE)[split.colors]         # N, 3
+    palette = torch.tensor(PALETTE)[split.bias]         # N, 3
     background = grey == 0
     per_image_max = palette[:, None, None, :].expand_as(images)
     assert (images[background] <= per_image_max[background]).all()
@@ -91,7 +91,7 @@ def test_foreground_mode_colours_strokes_on_black(digits):
     grey = digits.test.images
     images = split.images.permute(0, 2, 3, 1)
     assert (images[grey == 0] == 0).all()
-    palette = torch.tensor(PALETTE, dtype=torch.uint8)[split.colors]
+    palette = torch.tensor(PALETTE, dtype=torch.uint8)[split.bias]
     strokes = grey == 255
     assert torch.equal(images[strokes], palette[:, None, None, :].expand_as(images)[strokes])
 
@@ -102,7 +102,7 @@ def test_foreground_jitter_moves_colours_but_keeps_black_background(digits):
     grey = digits.test.images
     images = split.images.permute(0, 2, 3, 1)
     assert (images[grey == 0] == 0).all()
-    palette = torch.tensor(PALETTE, dtype=torch.uint8)[split.colors]
+    palette = torch.tensor(PALETTE, dtype=torch.uint8)[split.bias]
     strokes = grey == 255
     assert not torch.equal(images[strokes], palette[:, None, None, :].expand_as(images)[strokes])
 
@@ -134,10 +134,10 @@ def test_same_spec_gives_identical_tensors_and_another_seed_does_not(digits):
     spec = ColoredMNISTSpec(source="mnist-5k", seed=3)
     a = build_split("colored", digits.train, spec)
     b = build_split("colored", digits.train, spec)
-    assert torch.equal(a.images, b.images) and torch.equal(a.colors, b.colors)
+    assert torch.equal(a.images, b.images) and torch.equal(a.bias, b.bias)
     c = build_split("colored", digits.train, ColoredMNISTSpec(source="mnist-5k", seed=4))
     assert not torch.equal(a.images, c.images)
-    assert not torch.equal(a.colors, c.colors)
+    assert not torch.equal(a.bias, c.bias)
 
 
 def test_datasets_draw_from_independent_generators(digits):
@@ -181,11 +181,11 @@ def test_colored_exact_has_exactly_the_conflict_ratio_in_every_class(digits, rat
     spec = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=ratio, mode="foreground")
     colored = build_split("colored-exact", digits.train, spec)
     for c in range(10):
-        members = colored.digits == c
-        worn = torch.bincount(colored.colors[members], minlength=10)
+        members = colored.labels == c
+        worn = torch.bincount(colored.bias[members], minlength=10)
         assert torch.equal(worn, exact_color_counts(int(members.sum()), c, 10, ratio))
     again = build_split("colored-exact", digits.train, spec)
-    assert torch.equal(again.colors, colored.colors)      # deterministic per spec
+    assert torch.equal(again.bias, colored.bias)      # deterministic per spec
     other = build_split("colored-exact", digits.train, ColoredMNISTSpec(
         source="mnist-5k", conflict_ratio=ratio, mode="foreground", seed=1))
-    assert not torch.equal(other.colors, colored.colors)  # which images: drawn per seed
+    assert not torch.equal(other.bias, colored.bias)  # which images: drawn per seed

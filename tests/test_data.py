@@ -19,7 +19,7 @@ def _assert_same(a, b):
     for name, split in a.all().items():
         other = b.all()[name]
         assert split.name == other.name
-        for field in ("images", "digits", "colors"):
+        for field in ("images", "labels", "bias"):
             assert torch.equal(getattr(split, field), getattr(other, field)), (name, field)
 
 
@@ -120,7 +120,7 @@ def _digest(splits) -> str:
     import hashlib
     digest = hashlib.sha256()
     for name, split in splits.all().items():
-        for tensor in (split.images, split.digits, split.colors):
+        for tensor in (split.images, split.labels, split.bias):
             digest.update(name.encode())
             digest.update(tensor.contiguous().numpy().tobytes())
     return digest.hexdigest()

@@ -86,7 +86,7 @@ def test_fit_reads_only_validation_groups(tiny_splits, monkeypatch):
     monkeypatch.setattr(dfr, "retrain_last_layer", recording)
     ctx = make_context(tiny_splits, Supervision.VAL_BIAS, limit=200)
     with pytest.raises(SupervisionError):
-        ctx.train.colors          # the harness withholds training colours from DFR
+        ctx.train.bias          # the harness withholds training colours from DFR
     hp = dataclasses.replace(dfr.DFRHparams(), erm_epochs=1, batch_size=32, retrains=2)
     result = dfr.DFR(hp).fit(ctx)
     assert seen["n"] == len(ctx.val)

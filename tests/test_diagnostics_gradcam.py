@@ -57,7 +57,7 @@ def test_stroke_mask_is_the_grey_digit_above_half(tiny_splits):
 def test_mask_refuses_splits_from_other_digits(tiny_splits):
     tests = dict(tiny_splits.tests)
     grey = tests["greyscale"]
-    tests["greyscale"] = dataclasses.replace(grey, digits=grey.digits.roll(1))
+    tests["greyscale"] = dataclasses.replace(grey, labels=grey.labels.roll(1))
     with pytest.raises(DataError):
         grey_digits(Splits(tiny_splits.train, tiny_splits.val, tests), "conflicting")
 

@@ -18,7 +18,7 @@ SMALL = LLCSettings(subset=256, batch_size=64, chains=2, draws=16, burnin=4)
 def trained(tiny_splits):
     ctx = make_context(tiny_splits, limit=1000)
     model = make_method(ERM, {"epochs": 1, "batch_size": 32}).fit(ctx).model
-    return model, ctx.train.images[:SMALL.subset], ctx.train.digits[:SMALL.subset]
+    return model, ctx.train.images[:SMALL.subset], ctx.train.labels[:SMALL.subset]
 
 
 def test_convergence_criterion_hand_cases():

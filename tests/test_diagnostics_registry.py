@@ -38,7 +38,7 @@ CHEAP = ("pgd.sample_per_split=16", "pgd.bisection_steps=4", "pgd.steps=5", "llc
 def test_bench_run_with_all_diagnostics_stores_every_metric(capsys):
     # Tiny: 1 epoch on mnist-5k; the expensive diagnostics with small samples and chains,
     # chosen the way a user would (--diagnostic), so they are also what the spec records.
-    code = main(["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
+    code = main(["run", "--method", "erm", "--images", "mnist-5k", "--epochs", "1",
                  "--set", "batch_size=64", "--device", "cpu", "--no-keep-weights",
                  "--diagnostics", "all", *(f"--diagnostic={pair}" for pair in CHEAP)])
     assert code == 0

@@ -10,7 +10,7 @@ from bench.store import Store
 
 FIGURES = ("confusion", "units", "top-k", "pca", "nmi", "gradcam", "class-visualisation",
            "patching")
-TINY_RUN = ["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
+TINY_RUN = ["run", "--method", "erm", "--images", "mnist-5k", "--epochs", "1",
             "--set", "batch_size=64", "--diagnostics", "none", "--device", "cpu"]
 
 

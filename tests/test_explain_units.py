@@ -38,8 +38,8 @@ def test_ablating_every_unit_leaves_the_bias_only_prediction(model, conflicting)
     pred = units.logits_from_features(model, every).argmax(1)
     bias_class = int(model.classifier.bias.argmax())
     assert torch.all(pred == bias_class)
-    expected = (split.digits == bias_class).float().mean().item()   # that class's share
-    assert units.accuracy_from_features(model, every, split.digits) == pytest.approx(expected)
+    expected = (split.labels == bias_class).float().mean().item()   # that class's share
+    assert units.accuracy_from_features(model, every, split.labels) == pytest.approx(expected)
 
 
 def test_a_unit_with_zero_classifier_weights_has_no_effect_when_ablated(conflicting):
@@ -49,7 +49,7 @@ def test_a_unit_with_zero_classifier_weights_has_no_effect_when_ablated(conflict
     with torch.no_grad():
         net.classifier.weight[:, 4] = 0
     feats = units.pooled_features(net, images)
-    drops = units.ablation_drops(net, feats, split.digits)
+    drops = units.ablation_drops(net, feats, split.labels)
     assert drops[4] == 0.0
     assert torch.equal(units.logits_from_features(net, units.ablate(feats, [4])),
                        units.logits_from_features(net, feats))
@@ -63,7 +63,7 @@ def test_features_reproduce_the_model_and_confusion_counts_every_image(model, co
         assert torch.allclose(units.logits_from_features(model, feats), model(images), atol=1e-5)
     matrix = confusion_on(model, split)
     assert matrix.sum() == len(split)
-    assert np.trace(matrix) == round(units.accuracy_from_features(model, feats, split.digits)
+    assert np.trace(matrix) == round(units.accuracy_from_features(model, feats, split.labels)
                                      * len(split))
 
 

@@ -146,7 +146,7 @@ def test_bench_run_on_fashion_mnist_offline(tmp_path, capsys):
     deliberately (its checksums are not the official ones): a completed, stored record."""
     tiny_copy(tmp_path / "data" / "FashionMNIST" / "raw")
     store = tmp_path / "results.sqlite"
-    code = main(["run", "--method", "erm", "--seeds", "1", "--source", "fashion-mnist",
+    code = main(["run", "--method", "erm", "--seeds", "1", "--images", "fashion-mnist",
                  "--data-root", str(tmp_path / "data"), "--allow-unofficial-data",
                  "--set", "epochs=1", "--device", "cpu", "--store", str(store),
                  "--workers", "1", "--diagnostics", "none", "--no-keep-weights"])

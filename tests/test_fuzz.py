@@ -36,7 +36,7 @@ from bench.leaderboard.sources import read_jsonl  # noqa: E402
 from bench.record_schema import RecordError, record_from_dict  # noqa: E402
 from bench.registry import RegistryError  # noqa: E402
 from bench.store import Store  # noqa: E402
-from bench.sweep.grid import GRID_FIELDS  # noqa: E402
+from bench.runs.grid import GRID_FIELDS  # noqa: E402
 from bench.weights import WeightsMissing, load_model  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "leaderboard_records.jsonl"
@@ -86,7 +86,7 @@ SET_KEYS = st.sampled_from(["lr", "epochs", "batch_size", "upweight", "c_grid", 
 def test_any_set_value_is_run_or_refused_in_one_line(key, value):
     with _scratch() as folder:
         store = folder / "never" / "results.sqlite"
-        code, _, err = _cli(["sweep", "--methods", "erm,jtt,dfr", "--source", "mnist-5k",
+        code, _, err = _cli(["sweep", "--methods", "erm,jtt,dfr", "--images", "mnist-5k",
                              "--dry-run", "--store", str(store), "--set", f"{key}={value}"])
         _check_outcome(code, err)
         assert not store.parent.exists()          # a dry run stores nothing

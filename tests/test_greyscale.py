@@ -28,7 +28,7 @@ def test_training_sees_only_colour_free_images(tiny_splits, monkeypatch):
 
     def recording_train(model, ctx, cfg, **kwargs):
         seen["train"], seen["val"] = ctx.train.images, ctx.val.images
-        seen["digits"] = ctx.train.digits
+        seen["digits"] = ctx.train.labels
         return greyscale.FitResult(model=model)
 
     monkeypatch.setattr(greyscale, "train", recording_train)
@@ -38,6 +38,6 @@ def test_training_sees_only_colour_free_images(tiny_splits, monkeypatch):
     for name in ("train", "val"):
         images = seen[name]
         assert torch.equal(images[:, 0], images[:, 1]) and torch.equal(images[:, 1], images[:, 2])
-    assert torch.equal(seen["digits"], ctx.train.digits)
+    assert torch.equal(seen["digits"], ctx.train.labels)
     assert not torch.equal(ctx.train.images[:, 0], ctx.train.images[:, 1])   # input was coloured
     assert greyscale.Greyscale.is_reference_model

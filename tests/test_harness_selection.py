@@ -93,7 +93,7 @@ def _with_permuted_test_labels(splits: Splits) -> Splits:
     tests = {}
     for name, split in splits.tests.items():
         order = torch.randperm(len(split), generator=torch.Generator().manual_seed(1))
-        tests[name] = dataclasses.replace(split, digits=split.digits[order])
+        tests[name] = dataclasses.replace(split, labels=split.labels[order])
     return Splits(splits.train, splits.val, tests, info=splits.info)
 
 

@@ -20,7 +20,7 @@ from live_processes import HAS_PROC, is_alive, wait_until_gone
 TESTS_DIR = str(Path(__file__).resolve().parent)
 LAUNCH = [sys.executable, "-c", "import sys, sweep_probe; from bench.cli import main; "
           "sys.exit(main(sys.argv[1:]))"]
-HANG = ["--set", "crash=hang", "--workers", "2", "--source", "mnist-5k", "--diagnostics", "none",
+HANG = ["--set", "crash=hang", "--workers", "2", "--images", "mnist-5k", "--diagnostics", "none",
         "--no-keep-weights", "--device", "cpu"]
 RUN = ["run", "--method", "sweep-probe", "--seeds", "2"]
 SWEEP = ["sweep", "--methods", "sweep-probe", "--seeds", "2"]

@@ -35,7 +35,7 @@ def test_error_set_is_upweighted_by_lambda(tiny_splits, monkeypatch):
 
     (id_cfg, id_weights, identifier), (final_cfg, weights, final) = calls
     assert id_cfg.epochs == 1 and id_weights is None and final_cfg.epochs == 1
-    mistakes = predict(identifier, ctx.train.images) != ctx.train.digits
+    mistakes = predict(identifier, ctx.train.images) != ctx.train.labels
     assert 0 < int(mistakes.sum()) < len(mistakes)   # the check below is not vacuous
     expected = torch.where(mistakes, 7.0, 1.0).double()
     assert torch.equal(weights.cpu(), expected)

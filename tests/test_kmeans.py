@@ -42,7 +42,7 @@ def test_planted_minority_is_upweighted(tiny_splits, monkeypatch):
     assert captured["erm features"] is None
     assert result.logs["minority_size"] == float(planted.sum())
     for digit in range(10):
-        in_class = ctx.train.digits == digit
+        in_class = ctx.train.labels == digit
         minority, majority = in_class & planted, in_class & ~planted
         if minority.sum() == 0 or majority.sum() == 0:
             continue

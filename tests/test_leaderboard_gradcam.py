@@ -92,7 +92,7 @@ def test_the_same_seeded_images_for_both_models_with_their_own_predictions(tmp_p
     split = prepare_splits(ColoredMNISTSpec(**{**DATA, "seed": 0})).tests["conflicting"]
     index = sample_positions(len(split), gradcam_figure.IMAGES, gradcam_figure.SAMPLE_SEED)
     assert np.array_equal(seen["images"], split.images[index].numpy())
-    assert seen["digits"] == split.digits[index].tolist()
+    assert seen["digits"] == split.labels[index].tolist()
     assert [label for label, _, _ in seen["panels"]] == ["erm", "jtt"]
     for (_, maps, predicted), number in zip(seen["panels"], (0, 2)):   # erm seed 0, jtt seed 1
         torch.manual_seed(number)

@@ -10,7 +10,7 @@ from bench.leaderboard.literature import (SLUG, literature_page, picked_metrics,
                                           unbiased_accuracy)
 from bench.leaderboard.literature_figures import PUBLISHED, PublishedFigure
 from bench.record import RunRecord
-from bench.sweep.grid import SweepGrid, expand
+from bench.runs.grid import SweepGrid, expand
 
 CATALOG = MethodCatalog.from_registry()
 

@@ -60,7 +60,7 @@ def test_the_subset_is_the_diagnostics_and_no_test_split_is_built(tmp_path, spli
     assert set(splits_touched) <= {"train", "val", "colored"}
     train = prepare_splits(ColoredMNISTSpec(**{**record.spec.data, "seed": 0})).train
     index = sample_positions(len(train), TINY.subset, TINY.seed)
-    assert torch.equal(labels, train.digits[index])
+    assert torch.equal(labels, train.labels[index])
     assert torch.equal(images, train.images[index].float() / 255)
 
 

@@ -90,10 +90,10 @@ def test_context_withholds_what_is_not_declared(supervision, tiny_splits):
     ctx = make_context(tiny_splits, supervision, limit=TRAIN_LIMIT)
     for view in (ctx.train, ctx.val):
         if supervision.allows(view.name):
-            assert len(view.colors) == len(view)
+            assert len(view.bias) == len(view)
         else:
             with pytest.raises(SupervisionError):
-                view.colors
+                view.bias
 
 
 LESS_SUPERVISION = {Supervision.TRAIN_BIAS: Supervision.VAL_BIAS,
@@ -142,7 +142,7 @@ def test_a_method_reading_undeclared_colours_is_caught(tiny_splits):
         reference = summary = "test double"
 
         def fit(self, ctx: RunContext) -> FitResult:
-            ctx.train.colors   # what the supervision withholds
+            ctx.train.bias   # what the supervision withholds
             raise AssertionError("unreachable: the view must have raised")
 
     cls = registry.get("cheater")
@@ -150,7 +150,7 @@ def test_a_method_reading_undeclared_colours_is_caught(tiny_splits):
         cls().fit(make_context(tiny_splits, cls.supervision, limit=50))
     # The same method, declared honestly, is handed the colours.
     honest = make_context(tiny_splits, Supervision.TRAIN_BIAS, limit=50)
-    assert torch.equal(honest.train.colors, tiny_splits.train.colors[:50])
+    assert torch.equal(honest.train.bias, tiny_splits.train.bias[:50])
 
 
 def test_groups_are_withheld_with_colours():

@@ -9,7 +9,7 @@ import pytest
 from bench.cli import main
 from bench.errors import ConfigError
 from bench.protocols import LFF_PALETTE, PROTOCOLS, SEED, preset
-from bench.sweep.grid import SweepGrid, expand
+from bench.runs.grid import SweepGrid, expand
 
 LFF = "lff-cmnist"
 
@@ -68,7 +68,7 @@ def test_the_sweep_expands_a_preset_into_its_ratios_and_settings():
 
 def test_bench_run_refuses_a_contradicting_flag_in_one_line(capsys):
     assert main(["run", "--protocol", LFF, "--method", "erm", "--mode", "background",
-                 "--source", "mnist-5k", "--device", "cpu"]) == 2
+                 "--images", "mnist-5k", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "lff-cmnist protocol sets mode = foreground" in err
     assert main(["run", "--protocol", "lff-cnmist", "--method", "erm"]) == 2
@@ -77,7 +77,7 @@ def test_bench_run_refuses_a_contradicting_flag_in_one_line(capsys):
 
 def test_bench_run_and_bench_sweep_store_the_same_key(tmp_path, capsys):
     store = tmp_path / "r.sqlite"
-    assert main(["run", "--protocol", LFF, "--method", "erm", "--source", "mnist-5k",
+    assert main(["run", "--protocol", LFF, "--method", "erm", "--images", "mnist-5k",
                  "--conflict-ratio", "0.02", "--epochs", "1", "--device", "cpu",
                  "--diagnostics", "none", "--no-keep-weights", "--store", str(store)]) == 0
     capsys.readouterr()
@@ -88,7 +88,7 @@ def test_bench_run_and_bench_sweep_store_the_same_key(tmp_path, capsys):
     assert record["key"] == job.key and record["extras"]["protocol"] == LFF
     assert record["hparams"]["optimizer"] == "adam"
     # the same command again skips the stored seed
-    assert main(["sweep", "--protocol", LFF, "--methods", "erm", "--source", "mnist-5k",
+    assert main(["sweep", "--protocol", LFF, "--methods", "erm", "--images", "mnist-5k",
                  "--conflict-ratios", "0.02", "--epochs", "1", "--device", "cpu",
                  "--diagnostics", "none", "--store", str(store)]) == 0
     assert "0 to run" in capsys.readouterr().err

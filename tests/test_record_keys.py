@@ -16,7 +16,7 @@ from bench.hparams import added_later
 from bench.leaderboard.catalog import MethodCatalog
 from bench.record import RunRecord
 from bench.registry import METHODS
-from bench.sweep.grid import SweepGrid, expand
+from bench.runs.grid import SweepGrid, expand
 
 RECORDS = Path(__file__).parents[1] / "leaderboards" / "records"
 # make_spec(method, {}, ColoredMNISTSpec(), extras=spec_extras(HookOptions())).hash() at

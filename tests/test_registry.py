@@ -86,7 +86,7 @@ def test_entry_point_plugin_runs_through_bench_run(plugin_path, tmp_path):
         [str(plugin_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     store = tmp_path / "results.sqlite"
     run = subprocess.run([sys.executable, "-m", "bench", "run", "--method", "plugin-erm",
-                          "--source", "mnist-5k", "--device", "cpu", "--diagnostics", "none",
+                          "--images", "mnist-5k", "--device", "cpu", "--diagnostics", "none",
                           "--no-keep-weights", "--store", str(store)],
                          capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -140,7 +140,7 @@ def test_read_commands_on_a_mistyped_store_create_nothing(tmp_path, capsys, comm
 def test_run_refuses_another_programs_database_before_training(tmp_path, capsys):
     path = tmp_path / "app.db"
     before = _other_program_db(path)
-    code = main(["run", "--method", "erm", "--source", "mnist-5k", "--epochs", "1",
+    code = main(["run", "--method", "erm", "--images", "mnist-5k", "--epochs", "1",
                  "--diagnostics", "none", "--store", str(path)])
     assert code == 2 and "another program" in capsys.readouterr().err
     assert path.read_bytes() == before
@@ -148,7 +148,7 @@ def test_run_refuses_another_programs_database_before_training(tmp_path, capsys)
 
 def test_a_sweep_dry_run_creates_no_store(tmp_path, capsys):
     path = tmp_path / "fresh" / "results.sqlite"
-    assert main(["sweep", "--methods", "erm", "--source", "mnist-5k", "--dry-run",
+    assert main(["sweep", "--methods", "erm", "--images", "mnist-5k", "--dry-run",
                  "--store", str(path)]) == 0
     assert "1 to run" in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "fresh").exists()

@@ -23,11 +23,11 @@ def _tensors_in(view):
 
 def test_a_view_without_labels_holds_no_copy_of_them():
     view = SplitView(_split(), CPU, bias_visible=False)
-    colors = _split().colors
+    colors = _split().bias
     # no attribute (private or not) carries the colour labels
     assert not any(t.shape == colors.shape and torch.equal(t, colors) for t in _tensors_in(view))
     with pytest.raises(SupervisionError, match="withheld"):
-        view.colors
+        view.bias
 
 
 def test_visibility_cannot_be_switched_on_by_a_method():
@@ -40,7 +40,7 @@ def test_visibility_cannot_be_switched_on_by_a_method():
 
 def test_head_keeps_the_visibility_and_cuts_every_field():
     visible = SplitView(_split(), CPU, bias_visible=True).head(2)
-    assert visible.bias_visible and visible.colors.tolist() == [1, 5]
+    assert visible.bias_visible and visible.bias.tolist() == [1, 5]
     assert len(visible) == 2 and len(visible.images) == 2
     hidden = SplitView(_split(), CPU, bias_visible=False).head(2)
     assert not hidden.bias_visible and len(hidden) == 2

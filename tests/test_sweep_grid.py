@@ -12,9 +12,9 @@ from bench.cli import main
 from bench.errors import ConfigError
 from bench.record import RunRecord
 from bench.store import Store
-from bench.sweep.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
-from bench.sweep.plan import Estimator, estimate_total, plan
-from bench.sweep.worker import GPU_WORKERS_CAP, default_workers, threads_per_worker
+from bench.runs.grid import SweepGrid, expand, load_grid_file, parse_set_flags, split_values
+from bench.runs.plan import Estimator, estimate_total, plan
+from bench.runs.worker import GPU_WORKERS_CAP, default_workers, threads_per_worker
 
 GRID_TOML = """
 methods = ["erm", "sweep-probe"]
@@ -68,8 +68,8 @@ def test_sweep_spec_hash_equals_bench_run(monkeypatch, capsys):
         metrics = {"acc_aligned": 1.0, "acc_conflicting": 0.5, "seconds_train": 2.0,
                    "seconds_data": 0.5, "seconds_eval": 0.5}
         return RunRecord(spec, seed, "completed", "none", metrics=metrics)
-    monkeypatch.setattr("bench.sweep.worker.execute", fake_execute)
-    common = ["--source", "mnist-5k", "--diagnostics", "none", "--set", "lr=0.05"]
+    monkeypatch.setattr("bench.runs.worker.execute", fake_execute)
+    common = ["--images", "mnist-5k", "--diagnostics", "none", "--set", "lr=0.05"]
     assert main(["run", "--method", "erm", "--seeds", "2", "--conflict-ratio", "0.02",
                  "--no-keep-weights", "--workers", "1", *common]) == 0
     capsys.readouterr()
@@ -79,7 +79,7 @@ def test_sweep_spec_hash_equals_bench_run(monkeypatch, capsys):
     assert "2 already stored, 0 to run" in " ".join(err.split())
     # and a different value is a different spec
     assert main(["sweep", "--methods", "erm", "--seeds", "2", "--conflict-ratios", "0.02",
-                 "--dry-run", "--source", "mnist-5k", "--diagnostics", "none",
+                 "--dry-run", "--images", "mnist-5k", "--diagnostics", "none",
                  "--set", "lr=0.05,0.2"]) == 0
     out = capsys.readouterr()
     assert "2 already stored, 2 to run" in " ".join(out.err.split())

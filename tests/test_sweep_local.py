@@ -17,15 +17,15 @@ from bench.cli import main
 from bench.hooks import HookOptions
 from bench.method import Progress
 from bench.store import Store
-from bench.sweep.grid import SweepGrid, expand, parse_set_flags
-from bench.sweep.local import run_local
-from bench.sweep.worker import WorkerSettings
+from bench.runs.grid import SweepGrid, expand, parse_set_flags
+from bench.runs.local import run_local
+from bench.runs.worker import WorkerSettings
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
 # the driver must know the probe method too, so it runs through a one-line launcher
 LAUNCH = [sys.executable, "-c", "import sys, sweep_probe; from bench.cli import main; "
           "sys.exit(main(sys.argv[1:]))"]
-TINY = ["--source", "mnist-5k", "--diagnostics", "none", "--no-keep-weights", "--device", "cpu",
+TINY = ["--images", "mnist-5k", "--diagnostics", "none", "--no-keep-weights", "--device", "cpu",
         "--set", "epochs=1", "--set", "batch_size=256"]
 
 
@@ -178,7 +178,7 @@ def test_stop_terminates_workers_that_are_running_a_job():
     import concurrent.futures as cf
     import multiprocessing
 
-    from bench.sweep.local import _stop
+    from bench.runs.local import _stop
     pool = cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
     running = [pool.submit(time.sleep, 600) for _ in range(2)]
     processes = list(pool._processes.values())

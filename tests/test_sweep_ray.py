@@ -30,7 +30,7 @@ def test_tiny_sweep_on_a_local_ray_instance(monkeypatch, capsys):
     # 2 methods x 2 seeds x 2 ratios, plus 4 probe runs that fail at once (crash=data)
     code = main(["sweep", "--methods", "erm,sweep-probe", "--seeds", "2",
                  "--conflict-ratios", "0.02,0.05", "--set", "crash=no,data", "--set", "epochs=1",
-                 "--set", "batch_size=256", "--source", "mnist-5k", "--diagnostics", "none",
+                 "--set", "batch_size=256", "--images", "mnist-5k", "--diagnostics", "none",
                  "--no-keep-weights", "--device", "cpu", "--launcher", "ray", "--workers", "2"])
     err = " ".join(capsys.readouterr().err.split())
     assert code == 1, err                                  # some runs failed, on purpose

@@ -9,9 +9,9 @@ import pytest
 
 from bench.errors import ConfigError
 from bench.hooks import HookOptions
-from bench.sweep.grid import SweepGrid, expand
-from bench.sweep.ray_launcher import _submit_and_collect, connect
-from bench.sweep.worker import WorkerSettings
+from bench.runs.grid import SweepGrid, expand
+from bench.runs.ray_launcher import _submit_and_collect, connect
+from bench.runs.worker import WorkerSettings
 
 
 class _NoRay:

@@ -21,7 +21,7 @@ TESTS_DIR = str(Path(__file__).resolve().parent)
 LAUNCH = [sys.executable, "-c", "import sys, sweep_probe; from bench.cli import main; "
           "sys.exit(main(sys.argv[1:]))"]
 SWEEP = ["sweep", "--methods", "sweep-probe", "--seeds", "3", "--conflict-ratios", "0.02,0.05",
-         "--set", "limit=64", "--source", "mnist-5k", "--diagnostics", "none",
+         "--set", "limit=64", "--images", "mnist-5k", "--diagnostics", "none",
          "--no-keep-weights", "--device", "cpu"]
 TOTAL = 6
 

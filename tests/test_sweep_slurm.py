@@ -13,11 +13,11 @@ pytest.importorskip("submitit")
 import sweep_probe  # noqa: E402,F401  (registers "sweep-probe")
 from bench.cli import main  # noqa: E402
 from bench.store import Store  # noqa: E402
-from bench.sweep.slurm_launcher import left_by_earlier_driver, record_path  # noqa: E402
+from bench.runs.slurm_launcher import left_by_earlier_driver, record_path  # noqa: E402
 
 TESTS_DIR = str(Path(__file__).resolve().parent)
 SWEEP = ["sweep", "--methods", "sweep-probe", "--set", "crash=no,raise", "--set", "limit=64",
-         "--source", "mnist-5k", "--diagnostics", "none", "--no-keep-weights",
+         "--images", "mnist-5k", "--diagnostics", "none", "--no-keep-weights",
          "--device", "cpu", "--launcher", "slurm", "--slurm-local", "--time-min", "5"]
 
 
@@ -55,7 +55,7 @@ def test_slurm_array_streams_records_and_resumes(tmp_path, monkeypatch, capsys):
 
 
 def test_leftover_records_that_failed_or_are_corrupt_are_run_again(tmp_path):
-    from bench.sweep.grid import SweepGrid, expand, parse_set_flags
+    from bench.runs.grid import SweepGrid, expand, parse_set_flags
     jobs = expand(SweepGrid(("sweep-probe",), seeds=2, source="mnist-5k", diagnostics="none",
                             sets=parse_set_flags(["limit=64"])), "mnist-5k")
     path = record_path(tmp_path, jobs[0].key)
@@ -84,7 +84,7 @@ def test_slurm_without_slurm_fails_fast_and_names_the_fix(tmp_path, monkeypatch,
 def test_slurm_local_resolves_the_device_where_the_jobs_run(tmp_path, monkeypatch):
     """``--slurm-local`` runs the array on this machine: ``--device auto`` is this machine's
     device (cpu here), and no GPU is reserved."""
-    import bench.sweep.slurm_launcher as slurm
+    import bench.runs.slurm_launcher as slurm
     seen = {}
     monkeypatch.setattr(slurm, "run_slurm", lambda jobs, settings, on_record, options:
                         seen.update(device=settings.device, gpus=options.gpus_per_run))
@@ -105,7 +105,7 @@ def test_an_interrupted_array_is_cancelled_or_the_command_to_do_it_printed(monke
                                                                               capsys):
     import subprocess
 
-    from bench.sweep.slurm_launcher import cancel_array
+    from bench.runs.slurm_launcher import cancel_array
     calls = []
 
     def scancel(argv, **kwargs):

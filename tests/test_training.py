@@ -17,7 +17,7 @@ from tests.conftest import make_context
 
 
 def val_accuracy(model, ctx) -> float:
-    return (predict(model, ctx.val.images) == ctx.val.digits).float().mean().item()
+    return (predict(model, ctx.val.images) == ctx.val.labels).float().mean().item()
 
 
 def test_selection_returns_the_best_validation_epoch(tiny_splits):
@@ -37,8 +37,8 @@ def test_selection_with_validation_bias_labels_uses_conflicting_accuracy(tiny_sp
     ctx = make_context(tiny_splits, Supervision.VAL_BIAS, limit=300)
     fit = train(ctx.new_model(), ctx, SGDConfig(epochs=1, batch_size=32, lr=0.1))
     pred = predict(fit.model, ctx.val.images)
-    conflicting = ctx.val.colors != ctx.val.digits
-    expected = (pred[conflicting] == ctx.val.digits[conflicting]).float().mean().item()
+    conflicting = ctx.val.bias != ctx.val.labels
+    expected = (pred[conflicting] == ctx.val.labels[conflicting]).float().mean().item()
     assert fit.logs["selected_val_conflicting_acc"] == expected
 
 

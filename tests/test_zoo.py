@@ -135,7 +135,7 @@ def test_bench_eval_of_a_zoo_file_reproduces_its_accuracies(use_zoo, tmp_path, t
     models, records, slug = use_zoo
     path = models / zoo_file(records[0], slug)
     store = tmp_path / "eval.sqlite"
-    assert main(["eval", "--weights", str(path), "--source", "mnist-5k", "--store",
+    assert main(["eval", "--weights", str(path), "--images", "mnist-5k", "--store",
                  str(store)]) == 0
     from bench.store import Store
     with Store(store) as opened:
@@ -159,12 +159,12 @@ def test_bench_eval_of_a_zoo_file_reproduces_its_accuracies(use_zoo, tmp_path, t
 def test_bench_eval_rejects_bad_files_in_one_line(tmp_path, capsys):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file")
-    assert main(["eval", "--weights", str(junk), "--source", "mnist-5k"]) == 2
+    assert main(["eval", "--weights", str(junk), "--images", "mnist-5k"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     wrong = tmp_path / "wrong.pt"
     torch.save({"layer.weight": torch.zeros(3, 3)}, wrong)
     assert main(["eval", "--weights", str(wrong), "--backbone", "baseline",
-                 "--source", "mnist-5k"]) == 2
+                 "--images", "mnist-5k"]) == 2
     assert "does not fit backbone" in capsys.readouterr().err
-    assert main(["eval", "--weights", str(wrong), "--source", "mnist-5k"]) == 2
+    assert main(["eval", "--weights", str(wrong), "--images", "mnist-5k"]) == 2
     assert "--backbone" in capsys.readouterr().err

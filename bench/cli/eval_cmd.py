@@ -6,8 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.cli.options import add_digit_options, check_ratio, positive_int
-from bench.datasets.colored_mnist import MODES
+from bench.cli.options import add_digit_options, add_image_option, check_ratio, positive_int
 
 
 def add_parser(sub) -> None:
@@ -16,9 +15,9 @@ def add_parser(sub) -> None:
                    help="a bench/zoo weights file, or a state dict saved with torch.save")
     p.add_argument("--backbone", default=None,
                    help="the registered network the state dict is for (bench list)")
-    p.add_argument("--source", default="mnist", help="image source (default mnist)")
+    add_image_option(p, "mnist", "mnist (default)")
     p.add_argument("--conflict-ratio", type=float, default=0.05)
-    p.add_argument("--mode", choices=MODES, default="background")
+    p.add_argument("--mode", default="background", help="colouring mode: background or foreground")
     p.add_argument("--seeds", type=positive_int, default=1,
                    help="seeds of the protocol's data to evaluate on (0..n-1)")
     p.add_argument("--diagnostics", default="none", metavar="all|none|pgd,llc,color,gradcam")

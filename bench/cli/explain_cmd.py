@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of
 from bench.errors import ConfigError
 from bench.harness import resolve_device
 from bench.record import RunRecord
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         label = f"{record.spec.method} #{record.id}" if record.id is not None else \
             f"{record.spec.method} ({name})"
         console.print(f"explaining {label} (key {record.key}) on {device}")
-        spec = ColoredMNISTSpec(**{**record.spec.data, "seed": record.seed})
+        spec = data_spec_of(record.spec, record.seed)
         splits = prepare_splits(spec, record.spec.dataset, args.data_root)
         explanation = explain(model, splits, spec, settings, device)
         explained.append(ExplainedRun(label, record, explanation, splits))

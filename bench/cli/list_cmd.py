@@ -70,12 +70,12 @@ def selection_table() -> Table:
 
 def dataset_table() -> Table:
     """One row per source: the coloured dataset built from it, as it declares itself."""
-    from bench.datasets.colored_mnist import ColoredMNISTSpec, dataset_info
+    from bench.data import new_data_spec
     table = Table(title="datasets (docs/datasets.md)")
-    for col in ("dataset", "--source", "classes", "bias attribute", "splits"):
+    for col in ("dataset", "--images", "classes", "bias attribute", "splits"):
         table.add_column(col, overflow="fold")
     for source in SOURCES.names():
-        info = dataset_info(ColoredMNISTSpec(source=source))
+        info = DATASETS.get("colored").info(new_data_spec(source=source))
         roles = info.splits
         tests = ", ".join(f"{t} (headline)" if t == roles.headline else t for t in roles.tests)
         table.add_row(info.name, source, ", ".join(info.classes),

@@ -2,31 +2,32 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Iterable
 
-from bench.datasets.colored_mnist import MODES, ColoredMNISTSpec
 from bench.errors import ConfigError
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
     """Data, backbone and device flags. Those a protocol preset supplies default to None
-    (``settle_protocol`` fills them), so that a flag given can be told from one left out."""
+    (the grid's ``settled`` fills them), so that a flag given can be told from one left out."""
     p.add_argument("--protocol", default="seed",
                    help="protocol preset: data construction, backbone, optimiser and method "
                         "settings the runs start from (default: seed; bench list; "
                         "docs/protocols.md)")
-    p.add_argument("--dataset", default=None,
-                   help="training dataset (default: the protocol's; seed: colored)")
-    p.add_argument("--source", default="auto",
-                   help="image source: auto (default: mnist), mnist, mnist-5k, fashion-mnist, "
-                        "... (bench list; docs/datasets.md)")
+    p.add_argument("--train-split", dest="dataset", default=None, metavar="SCHEME",
+                   help="how the training split is coloured: colored (each image wears its "
+                        "class's colour with probability 1 - r) or colored-exact (exact counts "
+                        "per class, as LfF) (default: the protocol's; seed: colored)")
+    add_renamed_flag(p, "--dataset", "--train-split", "dataset")
+    add_image_option(p, "auto", "auto (default: mnist)")
     add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=None,
                    help="share of training images in a random colour (default: the "
                         "protocol's; seed: 0.05)")
-    p.add_argument("--mode", choices=MODES, default=None,
-                   help="colouring mode (default: the protocol's; seed: background)")
+    p.add_argument("--mode", default=None,
+                   help="colouring mode: background or foreground (default: the protocol's; "
+                        "seed: background)")
     p.add_argument("--jitter", type=float, default=None,
                    help="colour jitter std for --mode foreground (default: the protocol's)")
     p.add_argument("--backbone", default=None,
@@ -34,6 +35,34 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--store", type=Path, default=None,
                    help="results database (default: $BENCH_STORE or runs/results.sqlite)")
+
+
+class RenamedFlag(argparse.Action):
+    """A flag's old name: it still works, stores what its new name stores, and says the new
+    name in one line on stderr (commands already written in notes and scripts keep working)."""
+
+    def __init__(self, option_strings, dest, new_name: str, **kwargs):
+        self.new_name = new_name
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stderr.write(f"note: {option_string} is now {self.new_name} (the old name still "
+                         f"works)\n")
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed_flag(p: argparse.ArgumentParser, old: str, new: str, dest: str) -> None:
+    p.add_argument(old, dest=dest, action=RenamedFlag, new_name=new,
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_image_option(p: argparse.ArgumentParser, default: str, default_text: str) -> None:
+    """``--images``: which images are painted (a registered source); ``--source`` is its old
+    name. Records keep calling the field ``source``."""
+    p.add_argument("--images", dest="source", default=default, metavar="SOURCE",
+                   help=f"the images: {default_text}, mnist, mnist-5k, fashion-mnist, ... "
+                        f"(bench list; docs/datasets.md)")
+    add_renamed_flag(p, "--source", "--images", "source")
 
 
 def add_digit_options(p: argparse.ArgumentParser) -> None:
@@ -44,25 +73,6 @@ def add_digit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-unofficial-data", action="store_true",
                    help="use a copy whose checksums differ from the official files; its runs "
                         "are recorded as source <source>@unofficial-<fingerprint>")
-
-
-def settle_protocol(args: argparse.Namespace):
-    """The protocol preset named by ``--protocol``, with the flags it supplies filled in on
-    ``args`` (mode, jitter, dataset, backbone, diagnostics, conflict ratio); a flag that
-    changes what a fixing preset sets is a one-line ConfigError."""
-    from bench.protocols import SETTINGS, preset
-    chosen = preset(args.protocol)
-    for name, value in chosen.settle({n: getattr(args, n, None) for n in SETTINGS}).items():
-        setattr(args, name, value)
-    if getattr(args, "conflict_ratio", None) is None:
-        args.conflict_ratio = chosen.default_ratio
-    return chosen
-
-
-def data_spec(args: argparse.Namespace, source: str, protocol=None) -> ColoredMNISTSpec:
-    fields = protocol.data_fields() if protocol is not None else {}
-    return ColoredMNISTSpec(source=source, conflict_ratio=args.conflict_ratio, mode=args.mode,
-                            jitter=args.jitter, **fields)
 
 
 def positive_int(text: str) -> int:
@@ -78,26 +88,6 @@ def positive_int(text: str) -> int:
 def check_ratio(value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"--conflict-ratio {value}: must be between 0 and 1 (e.g. 0.05)")
-
-
-def check_jitter(value: float) -> None:
-    if not 0.0 <= value < float("inf"):
-        raise ConfigError(f"--jitter {value}: must be 0 or more (a colour std, e.g. 0.05)")
-
-
-def data_warnings(ratios: Iterable[float], mode: str, jitter: float) -> list[str]:
-    """Legal data options that are almost certainly mistakes, each with why."""
-    out = []
-    if 0.0 in tuple(ratios):
-        out.append("--conflict-ratio 0: no training or validation image is bias-conflicting, "
-                   "so val-conflicting selection (the default with bias labels) scores NaN "
-                   "every epoch and methods that upweight conflicting images find none; the "
-                   "test splits still measure the bias")
-    if mode == "background" and jitter > 0:
-        out.append(f"--jitter {jitter} does nothing with --mode background (it jitters "
-                   f"foreground colours) but makes runs of their own spec; drop it or use "
-                   f"--mode foreground")
-    return out
 
 
 def add_selection_option(p: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichBar, T
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from bench.method import Progress
-from bench.sweep.plan import format_seconds
+from bench.runs.plan import format_seconds
 
 # rich estimates speed over a sliding window (30 s by default), shorter than one run: the
 # overall bar would show no ETA most of the time. Over the whole command instead.

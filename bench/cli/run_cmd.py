@@ -1,30 +1,15 @@
-"""``bench run``: train and evaluate one method over several seeds, store every seed."""
+"""``bench run``: train and evaluate one method over several seeds, store every seed.
+
+A plan of one method and one configuration, executed by the same engine as ``bench sweep``
+(:func:`bench.runs.executor.execute_plan`); this module only turns its flags into that plan."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import warnings
-
-from rich.markup import escape
 
 from bench.cli.options import add_data_options, add_parallel_options, add_selection_option, \
-    check_jitter, check_ratio, data_spec, data_warnings, positive_int, settle_protocol
-from bench.cli.progress import RunBoard, message_console, result_summary
-from bench.cli.tables import add_wide_option, new_table, print_table
-from bench.datasets.digits import resolve_source
+    positive_int
+from bench.cli.tables import add_wide_option
 from bench.errors import ConfigError
-from bench.harness import make_spec, resolve_device
-from bench.hooks import HookOptions, spec_extras
-from bench.hparams import parse_overrides
-from bench.registry import BACKBONES, DATASETS, METHODS
-from bench.seeds import check_seeds
-from bench.store import Store
-from bench.summary import summary_metrics, summary_rows
-from bench.sweep.grid import Job
-from bench.sweep.local import run_local
-from bench.sweep.worker import WorkerSettings, default_workers, threads_per_worker
-from bench.training import check_train_step
-from bench.weights import weights_dir_for
 
 
 def add_parser(sub) -> None:
@@ -54,95 +39,34 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = message_console()
-    method_cls = METHODS.get(args.method)
-    protocol = settle_protocol(args)
-    DATASETS.get(args.dataset)
-    BACKBONES.get(args.backbone)
-    check_ratio(args.conflict_ratio)
-    check_jitter(args.jitter)
-    check_seeds(args.first_seed, args.seeds)
-    for warning in data_warnings((args.conflict_ratio,), args.mode, args.jitter):
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
-    pairs = list(args.overrides)
+    from bench.cli.plan_view import PlanView
+    from bench.runs.executor import Execution, execute_plan
+    from bench.runs.launchers import configured
+    grid = grid_of(args)
+    execution = Execution(configured("local", args), "local", args.store, args.workers,
+                          args.train_step, args.keep_weights, args.allow_unofficial_data,
+                          force=args.force)
+    return execute_plan(grid, execution, PlanView("run", "seeds", set(), args.wide))
+
+
+def grid_of(args: argparse.Namespace):
+    """The one-method grid this command stands for. ``--set`` takes one value per key (commas
+    included), and ``--epochs`` with ``--set`` of the same field says two things: an error."""
+    from bench.protocols import preset
+    from bench.registry import METHODS
+    from bench.runs.grid import SweepGrid, single_value_sets
+    sets = single_value_sets(args.overrides)
     if args.epochs is not None:
-        field = method_cls.epochs_field
-        if any(pair.split("=", 1)[0].strip() == field for pair in pairs):
+        field = METHODS.get(args.method).epochs_field
+        if field in dict(sets):
             raise ConfigError(f"--epochs {args.epochs} and --set {field}=...: give one of them")
-        pairs.append(f"{field}={args.epochs}")
-    # the protocol's settings for this method, then the user's (--set, --epochs) over them
-    overrides = {**protocol.overrides_for(args.method),
-                 **parse_overrides(method_cls.Hparams, pairs)}
-    device = resolve_device(args.device)
-    check_train_step(args.train_step)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        source = resolve_source(args.source, args.data_root, args.allow_unofficial_data)
-    for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}")
-    hook_options = HookOptions(diagnostics=args.diagnostics,
-                               diagnostic_settings=tuple(args.diagnostic_settings),
-                               keep_weights=args.keep_weights)
-    spec = make_spec(args.method, overrides, data_spec(args, source, protocol), args.dataset,
-                     args.backbone, extras={**spec_extras(hook_options), **protocol.extras()},
-                     selection=args.selection)
-    store = Store(args.store)
-    if store.ingested:
-        console.print(f"added {len(store.ingested)} result(s) kept from an earlier failed write")
-    store.check_writable()
-    store.check_rows()                           # before any training is paid for
-    hook_options = dataclasses.replace(hook_options, weights_dir=weights_dir_for(store.path))
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    named = f"protocol {protocol.name} · " if protocol.named_in_records else ""
-    console.print(f"[bold]{args.method}[/] · {named}{args.dataset} ({source}, "
-                  f"r={args.conflict_ratio}, {args.mode}, {args.backbone}) · device {device} · "
-                  f"spec {spec.hash()} · store {store.path}")
-    todo = []
-    for seed in seeds:
-        if store.status(spec.key(seed)) == "completed" and not args.force:
-            console.print(f"seed {seed}: already stored, skipped (use --force to rerun)")
-        else:
-            todo.append(Job(spec, seed, method_cls.__module__))
-    workers = min(args.workers or default_workers(str(device), len(todo)), max(1, len(todo)))
-    settings = WorkerSettings(str(device), hook_options, args.data_root,
-                              threads=threads_per_worker(workers), train_step=args.train_step)
-    if todo:
-        console.print(f"{len(todo)} seeds to run · {workers} in parallel × {settings.threads} "
-                      f"torch threads each · train step {settings.train_step}")
-    failed = 0
-    with RunBoard(console, len(todo), "seeds") as board:
-        def on_record(record) -> None:
-            nonlocal failed
-            store.put(record, replace=True)          # one transaction per seed
-            if record.status == "failed":
-                failed += 1
-                board.finished(f"[red]seed {record.seed} failed:[/] {escape(record.error or '')}")
-            else:
-                board.finished(f"seed {record.seed}: {result_summary(record.metrics)}")
-                # printed, not counted: the seed was counted once above
-                for name, error in record.diagnostic_errors.items():
-                    board.print(f"[yellow]seed {record.seed}: {name} failed (the run is "
-                                f"kept):[/] {escape(error)}")
-                for name, note in record.diagnostic_notes.items():
-                    board.print(f"seed {record.seed}: {name} {escape(note)}")
-
-        run_local(todo, settings, workers, on_record, isolate=False, stop_on_input_error=True,
-                  progress_for=lambda job: board.progress_for(f"seed {job.seed}"))
-    records = [r for r in store.records(method=args.method) if r.spec.hash() == spec.hash()
-               and r.seed in seeds]
-    print_summary(records, args.wide)
-    store.close()
-    return 1 if failed else 0
-
-
-def print_summary(records, wide: bool = False) -> None:
-    """mean ± std over the n completed seeds; the main metrics within 100 columns, or every
-    headline metric with ``wide``."""
-    metrics = summary_metrics(records, wide)
-    rows = summary_rows(records, metrics)
-    sources = ", ".join(sorted({row["source"] for row in rows})) or "no completed seed"
-    columns = ("method", "source", "r", "n", *metrics) if wide else ("method", "r", "n", *metrics)
-    table = new_table(f"mean ± std over n seeds · {sources}", columns)
-    for row in rows:
-        table.add_row(*(row[c] for c in columns))
-    print_table(table, wide)
+    ratio = args.conflict_ratio
+    if ratio is None:
+        ratio = preset(args.protocol).default_ratio     # bench run's, not the sweep's list
+    return SweepGrid(methods=(args.method,), seeds=args.seeds, first_seed=args.first_seed,
+                     conflict_ratios=(ratio,), sets=sets, source=args.source,
+                     data_root=None if args.data_root is None else str(args.data_root),
+                     dataset=args.dataset, mode=args.mode, jitter=args.jitter,
+                     backbone=args.backbone, device=args.device, diagnostics=args.diagnostics,
+                     diagnostic_settings=tuple(args.diagnostic_settings),
+                     protocol=args.protocol, epochs=args.epochs, selection=args.selection)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from bench.cli.options import add_digit_options, check_ratio
+from bench.cli.options import add_digit_options, add_image_option, check_ratio
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import MODES, ColoredMNISTSpec
+from bench.data import new_data_spec
 from bench.datasets.digits import resolve_source
 from bench.leaderboard.figures import splits_grid
 
@@ -16,11 +16,10 @@ from bench.leaderboard.figures import splits_grid
 def add_parser(sub) -> None:
     p = sub.add_parser("samples", help="save a PNG grid of example images from every split")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
-    p.add_argument("--source", default="auto", help="image source: auto, mnist, mnist-5k, "
-                   "fashion-mnist, ... (bench list)")
+    add_image_option(p, "auto", "auto (default: mnist)")
     add_digit_options(p)
     p.add_argument("--conflict-ratio", type=float, default=0.05)
-    p.add_argument("--mode", choices=MODES, default="background")
+    p.add_argument("--mode", default="background", help="colouring mode: background or foreground")
     p.add_argument("--jitter", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0, help="data seed (train/val split)")
     p.set_defaults(func=run)
@@ -35,10 +34,10 @@ def first_of_each_digit(digits: torch.Tensor, images: torch.Tensor) -> torch.Ten
 def run(args: argparse.Namespace) -> int:
     check_ratio(args.conflict_ratio)
     source = resolve_source(args.source, args.data_root, args.allow_unofficial_data)
-    spec = ColoredMNISTSpec(source=source, conflict_ratio=args.conflict_ratio, mode=args.mode,
+    spec = new_data_spec(source=source, conflict_ratio=args.conflict_ratio, mode=args.mode,
                             jitter=args.jitter, seed=args.seed)
     splits = prepare_splits(spec, data_root=args.data_root)
-    images = {name: first_of_each_digit(split.digits, split.images).numpy()
+    images = {name: first_of_each_digit(split.labels, split.images).numpy()
               for name, split in splits.all().items()}
     path = splits_grid(images, args.out)
     print(f"wrote {path} ({source}, r={args.conflict_ratio:g}, {args.mode})")

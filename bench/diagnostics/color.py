@@ -31,4 +31,4 @@ def color_following(pred: torch.Tensor, colour_classes: torch.Tensor) -> float:
 def run_color(model: nn.Module, splits, ctx, settings: ColorSettings) -> dict[str, float]:
     split = splits.tests[settings.split]
     pred = predict(model, to_float_images(split.images, ctx.device))
-    return {"color_following": color_following(pred, ctx.info.class_of_bias(split.colors))}
+    return {"color_following": color_following(pred, ctx.info.class_of_bias(split.bias))}

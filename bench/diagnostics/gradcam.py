@@ -83,7 +83,7 @@ def grey_digits(splits, name: str) -> torch.Tensor:
     order); checked against the labels so a change in how splits are built cannot go unseen."""
     grey = splits.tests.get("greyscale")
     target = splits.tests[name]
-    if grey is None or not torch.equal(grey.digits, target.digits):
+    if grey is None or not torch.equal(grey.labels, target.labels):
         raise DataError(f"Grad-CAM stroke masks need the 'greyscale' split painted from the "
                         f"same digits as {name!r}")
     return grey.images[:, 0]

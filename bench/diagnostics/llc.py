@@ -247,5 +247,5 @@ def _full_loss(model: nn.Module, loader: DataLoader, loss: Loss) -> float:
 def run_llc(model: nn.Module, splits, ctx, settings: LLCSettings) -> dict[str, float]:
     from bench.diagnostics.pgd import sample_positions
     index = sample_positions(len(ctx.train), settings.subset, settings.seed).to(ctx.device)
-    return estimate_llc(model, ctx.train.images[index], ctx.train.digits[index], settings,
+    return estimate_llc(model, ctx.train.images[index], ctx.train.labels[index], settings,
                         ctx.device)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of
 from bench.diagnostics.llc import LLCSettings
 from bench.diagnostics.pgd import sample_positions
 from bench.errors import BenchError
@@ -80,7 +80,7 @@ def training_subset(record: RunRecord, settings: LLCSettings, data_root: Path | 
                     cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The images (float, on ``device``) and digit labels the diagnostic samples for this run:
     the same fixed subset of its training split as ``run_llc``."""
-    spec = ColoredMNISTSpec(**{**record.spec.data, "seed": record.seed})
+    spec = data_spec_of(record.spec, record.seed)
     train = prepare_splits(spec, record.spec.dataset, data_root, cache_dir, test_names=()).train
     index = sample_positions(len(train), settings.subset, settings.seed)
-    return to_float_images(train.images[index], device), train.digits[index].to(device)
+    return to_float_images(train.images[index], device), train.labels[index].to(device)

@@ -159,7 +159,7 @@ def run_pgd(model: nn.Module, splits, ctx, settings: PGDSettings) -> dict[str, f
         images = to_float_images(split.images[index], ctx.device)
         eps, flipped = eps_to_flip(model, images, settings, generator)
         out.update(summarise(eps, flipped, f"eps_to_flip_{name}"))
-        out.update(summarise_correct(model, images, split.digits[index], eps, flipped,
+        out.update(summarise_correct(model, images, split.labels[index], eps, flipped,
                                      f"eps_to_flip_{name}_correct"))
     return out
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from bench.backbones import has_feature_maps
 from bench.data import Splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.datasets.interface import DataSpec
 from bench.errors import ConfigError
 from bench.explain import units
 from bench.explain.activation_maximisation import (ClassVisualisation, MaximisationSettings,
@@ -67,7 +67,7 @@ def _sample(n: int, k: int, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].sort().values
 
 
-def explain(model: nn.Module, splits: Splits, spec: ColoredMNISTSpec,
+def explain(model: nn.Module, splits: Splits, spec: DataSpec,
             settings: ExplainSettings = ExplainSettings(),
             device: torch.device | str = "cpu") -> Explanation:
     device = torch.device(device)
@@ -76,7 +76,7 @@ def explain(model: nn.Module, splits: Splits, spec: ColoredMNISTSpec,
     feats, accuracy, ablated, drops = {}, {}, {}, {}
     for name in ("conflicting", "aligned"):
         feats[name] = units.pooled_features(model, to_float_images(tests[name].images, device))
-        digits = tests[name].digits
+        digits = tests[name].labels
         accuracy[name] = units.accuracy_from_features(model, feats[name], digits)
         every = range(feats[name].shape[1])
         ablated[name] = units.accuracy_from_features(model, units.ablate(feats[name], every),
@@ -95,7 +95,7 @@ def explain(model: nn.Module, splits: Splits, spec: ColoredMNISTSpec,
         index = _sample(len(tests[name]), settings.gradcam_images, settings.seed)
         split = tests[name].subset(index)
         maps, pred = cams(model, to_float_images(split.images, device))
-        panels[name] = GradCAMPanel(split.images, maps, split.digits, pred)
+        panels[name] = GradCAMPanel(split.images, maps, split.labels, pred)
 
     unit = settings.unit
     if unit is None:

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.datasets.colored_mnist import Split  # noqa: E402
+from bench.datasets.interface import Split  # noqa: E402
 from bench.explain.analysis import Explanation  # noqa: E402
 
 DPI = 110

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.datasets.colored_mnist import ColoredMNISTSpec, paint
+from bench.datasets.colored_mnist import paint
+from bench.datasets.interface import DataSpec
 
 BATCH = 2048
 
@@ -96,7 +97,7 @@ DEAD = 1e-3               # pooled post-ReLU activation below which a unit count
 TEXTURE_THRESHOLD = 0.5   # ablate-texture's default: texture activation above digit activation
 
 
-def texture_images(spec: ColoredMNISTSpec, colour: int, n: int, size: tuple[int, int],
+def texture_images(spec: DataSpec, colour: int, n: int, size: tuple[int, int],
                    seed: int = 0) -> torch.Tensor:
     """``n`` uint8 images (H, W = ``size``) of one colour's texture with no digit: in background mode the noise
     texture times the colour (a blank digit painted as the datasets paint), in foreground
@@ -107,7 +108,7 @@ def texture_images(spec: ColoredMNISTSpec, colour: int, n: int, size: tuple[int,
     return paint(blank, colours, spec, torch.Generator().manual_seed(seed * 10 + colour))
 
 
-def texture_shape_probe(model: nn.Module, images: torch.Tensor, spec: ColoredMNISTSpec,
+def texture_shape_probe(model: nn.Module, images: torch.Tensor, spec: DataSpec,
                         draws: int = 32, seed: int = 0) -> TextureShapeProbe:
     """``images``: float coloured training images on the model's device (the probe set)."""
     from bench.methods.ablate_texture import texture_probes

@@ -24,7 +24,7 @@ import torch
 
 from bench.backbones import backbone_has_feature_maps
 from bench.data import prepare_splits
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of
 from bench.diagnostics.pgd import sample_positions
 from bench.errors import BenchError
 from bench.explain.gradcam_overlays import cams
@@ -106,7 +106,7 @@ def draw_pair(pair: GradCAMPair, source: WeightSource, path: Path) -> Path:
     """Loads both models (CPU), rebuilds the test split of ERM's seed and draws the figure."""
     models = [load_model(source.path(r.key), record=r) for r in pair.records]
     erm = pair.records[0]
-    spec = ColoredMNISTSpec(**{**erm.spec.data, "seed": erm.seed})
+    spec = data_spec_of(erm.spec, erm.seed)
     split = prepare_splits(spec, erm.spec.dataset, source.data_root, source.cache_dir).tests[SPLIT]
     split = split.subset(sample_positions(len(split), IMAGES, SAMPLE_SEED))
     images = to_float_images(split.images, torch.device("cpu"))
@@ -114,7 +114,7 @@ def draw_pair(pair: GradCAMPair, source: WeightSource, path: Path) -> Path:
     for row, model in zip((pair.erm, pair.best), models):
         maps, predicted = cams(model, images)
         panels.append((row.label, maps.numpy(), predicted.tolist()))
-    return figures.gradcam_rows(split.images.numpy(), split.digits.tolist(), panels, path)
+    return figures.gradcam_rows(split.images.numpy(), split.labels.tolist(), panels, path)
 
 
 def draw_figures(records: list[RunRecord], catalog: MethodCatalog, out: Path,

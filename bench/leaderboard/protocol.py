@@ -15,9 +15,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from bench.backbones import BACKBONE_NOTES, BASELINE
-from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.escape import markdown_text, slug_part
 from bench.record import RunRecord
+from bench.registry import DATASETS
 
 # The headline protocol. Its backbone is the layout ``baseline`` stands for today, so pages of
 # an earlier baseline stay as they were, under their own slug.
@@ -31,7 +31,7 @@ _HEADLINE_FIELDS = ("source", "mode", "conflict_ratio")
 
 
 def _default_rest() -> str:
-    fields = {k: v for k, v in asdict(ColoredMNISTSpec()).items()
+    fields = {k: v for k, v in asdict(DATASETS.get("colored").spec_class()).items()
               if k not in _HEADLINE_FIELDS and k != "seed"}
     return json.dumps(fields, sort_keys=True)
 

@@ -44,10 +44,10 @@ class CurveRecorder:
             if name not in self._images:   # converted once, not every epoch
                 self._images[name] = to_float_images(split.images, self.device)
             pred = predict(model, self._images[name]).cpu()
-            row[f"acc_{name}"] = metrics.accuracy(pred, split.digits)
+            row[f"acc_{name}"] = metrics.accuracy(pred, split.labels)
             if name == "cycled":
                 row["color_following"] = color_following(
-                    pred, self.splits.info.class_of_bias(split.colors))
+                    pred, self.splits.info.class_of_bias(split.bias))
         self.rows.append(row)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from torch import nn
 
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.datasets.interface import DataSpec
 from bench.errors import BenchError
 from bench.harness import make_spec
 from bench.store import Store
@@ -21,7 +21,7 @@ def _without_extras(spec) -> dict:
     return fields
 
 
-def stored_model(method: str, data: ColoredMNISTSpec, seed: int, store: Path | str,
+def stored_model(method: str, data: DataSpec, seed: int, store: Path | str,
                  backbone: str = "baseline") -> nn.Module:
     """The kept model of the method's default run at this seed (on ``backbone``, default the
     suite's baseline). Records are matched on everything but ``extras``: ``bench run`` hashes

@@ -61,7 +61,7 @@ def measure(model: nn.Module, images: torch.Tensor, digits: torch.Tensor,
 def sampled_images(split, count: int, seed: int, device: torch.device):
     """The diagnostic's own sample: the same positions, the same images."""
     index = sample_positions(len(split), count, seed)
-    return to_float_images(split.images[index], device), split.digits[index]
+    return to_float_images(split.images[index], device), split.labels[index]
 
 
 def summary_rows(results: dict[str, dict[str, Measured]], chosen: list[Attack]) -> list[dict]:

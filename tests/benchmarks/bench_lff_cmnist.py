@@ -32,7 +32,7 @@ import torch
 
 from bench.harness import RunEnvironment, execute
 from bench.hooks import HookOptions, diagnostics_hooks
-from bench.sweep.grid import SweepGrid, expand
+from bench.runs.grid import SweepGrid, expand
 
 
 def timed_run(method: str, ratio: float, epochs: int, extra: tuple) -> dict[str, float]:

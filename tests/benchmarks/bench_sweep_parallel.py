@@ -18,9 +18,9 @@ import torch
 
 from bench.harness import RunEnvironment, execute
 from bench.hooks import HookOptions
-from bench.sweep.grid import SweepGrid, expand, parse_set_flags
-from bench.sweep.local import prepare_data, run_local
-from bench.sweep.worker import WorkerSettings, threads_per_worker, usable_cores
+from bench.runs.grid import SweepGrid, expand, parse_set_flags
+from bench.runs.local import prepare_data, run_local
+from bench.runs.worker import WorkerSettings, threads_per_worker, usable_cores
 
 
 def main() -> None:

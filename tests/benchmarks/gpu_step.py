@@ -75,7 +75,7 @@ def harness_epochs(mode: str, device: torch.device, splits, epochs: int, batch: 
                      torch.Generator().manual_seed(0), Supervision.NONE, train_step=mode,
                      dataset=splits.info)
     model = ctx.new_model()
-    n = len(ctx.train.digits)
+    n = len(ctx.train.labels)
     times = []
 
     def timed_epoch(epoch: int) -> None:
@@ -87,7 +87,7 @@ def harness_epochs(mode: str, device: torch.device, splits, epochs: int, batch: 
     steady = (times[-1] - times[0]) / max(1, epochs - 1)
     test = splits.tests["conflicting"]
     images = to_float_images(test.images, device)
-    acc = float((predict(model, images).cpu() == test.digits).double().mean())
+    acc = float((predict(model, images).cpu() == test.labels).double().mean())
     return n / first, (n / steady if epochs > 1 else float("nan")), acc
 
 
@@ -107,7 +107,7 @@ def main() -> None:
     print(f"{name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     profile_eager(device, args.batch_size, args.profile_steps)
     splits = prepare_splits(ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05, seed=0))
-    print(f"\nbench.training.train, {len(splits.train.digits)} images x {args.epochs} epochs, "
+    print(f"\nbench.training.train, {len(splits.train.labels)} images x {args.epochs} epochs, "
           f"batch {args.batch_size}")
     results = {}
     for mode in args.modes.split(","):

@@ -86,7 +86,7 @@ def compare(repeats: int = 3, train_images: int = 3600, batches=(16, 64)) -> dic
     for batch in batches:
         harness, bare = [], []
         for _ in range(repeats):
-            bare.append(time_bare_train(view.images, view.digits, batch))
+            bare.append(time_bare_train(view.images, view.labels, batch))
             harness.append(time_harness_train(ctx, batch))
         out[f"train_bs{batch}_bare_ips"] = n / min(bare)
         out[f"train_bs{batch}_harness_ips"] = n / min(harness)

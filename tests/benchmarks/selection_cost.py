@@ -40,13 +40,13 @@ def setup(data_root: Path | None):
     val_view = SplitView(splits.val, cpu, False, dataset=info)
     ctx = RunContext(train_view, val_view, cpu, torch.Generator().manual_seed(0),
                      Supervision.NONE, "baseline", info)
-    labels, bias = splits.val.digits, splits.val.colors
+    labels, bias = splits.val.labels, splits.val.bias
     test = splits.tests["conflicting"]
     judge = SelectionJudge(labels, info.num_classes, "val-acc",
                            conflicting=info.conflicting(labels, bias),
                            groups=info.group_ids(labels, bias), proxy=labels.clone(),
                            test_images=to_float_images(test.images, cpu),
-                           test_labels=test.digits)
+                           test_labels=test.labels)
     return ctx, judge
 
 
@@ -71,7 +71,7 @@ def time_all_rules(ctx, judge, model) -> tuple[float, float]:
 
 
 def time_before(ctx, model) -> tuple[float, float]:
-    return timed(lambda: metrics.accuracy(predict(model, ctx.val.images), ctx.val.digits))
+    return timed(lambda: metrics.accuracy(predict(model, ctx.val.images), ctx.val.labels))
 
 
 def main() -> None:

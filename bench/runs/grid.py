@@ -14,12 +14,14 @@ The grid is written either as ``bench sweep`` flags or as a TOML file with the s
     lr = [0.1, 0.01]
     epochs = 1
 
-Each job's spec is built with ``bench.harness.make_spec`` exactly as ``bench run`` builds it,
-so a run stored by ``bench run`` is recognised (and skipped) by a sweep, and vice versa.
+Each job's spec is built with ``bench.run_spec.make_spec``, exactly as for ``bench run`` (a
+one-method grid), so a run stored by ``bench run`` is recognised (and skipped) by a sweep, and
+vice versa.
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 import math
 import tomllib
@@ -27,14 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.datasets.colored_mnist import ColoredMNISTSpec
+from bench.data import data_spec_of, new_data_spec
+from bench.datasets.interface import DataSpec
 from bench.errors import ConfigError
-from bench.harness import make_spec
 from bench.hooks import HookOptions, spec_extras
-from bench.hparams import parse_overrides
 from bench.protocols import SETTINGS, preset
 from bench.record import RunSpec
 from bench.registry import METHODS
+from bench.run_spec import make_spec
 from bench.seeds import MAX_RUNS, check_seeds
 
 
@@ -71,7 +73,10 @@ class SweepGrid:
         check_seeds(self.first_seed, self.seeds, "first_seed")
         for r in self.conflict_ratios or ():
             if not 0.0 <= r <= 1.0:
-                raise ConfigError(f"conflict ratio {r}: must be between 0 and 1 (e.g. 0.05)")
+                raise ConfigError(f"--conflict-ratio {r}: must be between 0 and 1 (e.g. 0.05)")
+        if self.jitter is not None and not 0.0 <= self.jitter < float("inf"):
+            raise ConfigError(f"--jitter {self.jitter}: must be 0 or more (a colour std, e.g. "
+                              f"0.05)")
         for key, values in self.sets:
             if not values:
                 raise ConfigError(f"set {key}: give at least one value")
@@ -105,8 +110,8 @@ class Job:
     def key(self) -> str:
         return self.spec.key(self.seed)
 
-    def data_spec(self) -> ColoredMNISTSpec:
-        return ColoredMNISTSpec(**{**self.spec.data, "seed": self.seed})
+    def data_spec(self) -> DataSpec:
+        return data_spec_of(self.spec, self.seed)
 
 
 GRID_FIELDS = {f.name for f in dataclasses.fields(SweepGrid)}
@@ -137,6 +142,33 @@ def parse_set_flags(pairs: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]
         key, raw = (s.strip() for s in pair.split("=", 1))
         out[key] = split_values(raw)
     return tuple(out.items())
+
+
+def single_value_sets(pairs: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``bench run``'s ``--set key=value``: one value each, commas included (``hidden=(64,
+    32)`` is one tuple, not a list to sweep); a key given twice keeps the last value."""
+    out: dict[str, tuple[str, ...]] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set {pair!r}: expected key=value, e.g. --set lr=0.01")
+        key, raw = (s.strip() for s in pair.split("=", 1))
+        out[key] = (raw,)
+    return tuple(out.items())
+
+
+def data_warnings(grid: SweepGrid) -> list[str]:
+    """Legal data options of a settled grid that are almost certainly mistakes, each with why."""
+    out = []
+    if 0.0 in tuple(grid.conflict_ratios or ()):
+        out.append("--conflict-ratio 0: no training or validation image is bias-conflicting, "
+                   "so val-conflicting selection (the default with bias labels) scores NaN "
+                   "every epoch and methods that upweight conflicting images find none; the "
+                   "test splits still measure the bias")
+    if grid.mode == "background" and grid.jitter > 0:
+        out.append(f"--jitter {grid.jitter} does nothing with --mode background (it jitters "
+                   f"foreground colours) but makes runs of their own spec; drop it or use "
+                   f"--mode foreground")
+    return out
 
 
 def _toml_value_text(value: Any) -> str:
@@ -203,20 +235,16 @@ def load_grid_file(path: Path, overrides: dict[str, Any] | None = None) -> Sweep
     return dataclasses.replace(grid, **(overrides or {}))
 
 
-def _method_overrides(method: str, sets, epochs: int | None = None,
-                      base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The product of the grid's value lists over the hyperparameters this method has, each
-    over ``base`` (the protocol's settings for the method); ``epochs`` sets the method's main
-    training length unless a list sets that field."""
+def _method_pairs(method: str, sets, epochs: int | None = None) -> list[list[str]]:
+    """The product of the grid's value lists over the hyperparameters this method has, as
+    ``key=value`` text for :func:`bench.run_spec.make_spec` (the one place that parses it);
+    ``epochs`` sets the method's main training length unless a list sets that field."""
     cls = METHODS.get(method)
     mine = [(k, vals) for k, vals in sets if k in _fields(method)]
     if epochs is not None and cls.epochs_field not in dict(mine):
         mine.append((cls.epochs_field, (str(epochs),)))
-    combos = []
-    for values in itertools.product(*(vals for _, vals in mine)):
-        pairs = [f"{k}={v}" for (k, _), v in zip(mine, values)]
-        combos.append({**(base or {}), **parse_overrides(cls.Hparams, pairs)})
-    return combos
+    return [[f"{k}={v}" for (k, _), v in zip(mine, values)]
+            for values in itertools.product(*(vals for _, vals in mine))]
 
 
 def _fields(method: str) -> set[str]:
@@ -232,26 +260,31 @@ def expand(grid: SweepGrid, source: str) -> list[Job]:
     chosen = preset(grid.protocol)
     for key, _ in grid.sets:
         if not any(key in _fields(m) for m in grid.methods):
-            raise ConfigError(f"set {key}: none of {', '.join(grid.methods)} has a "
-                              f"hyperparameter named {key!r}")
+            known = sorted(set().union(*(_fields(m) for m in grid.methods)))
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"--set {key}: none of {', '.join(grid.methods)} has a "
+                              f"hyperparameter named {key!r}{hint}")
     count = len(grid.conflict_ratios) * grid.seeds * sum(
         math.prod(len(values) for key, values in grid.sets if key in _fields(m))
         for m in dict.fromkeys(grid.methods))
     if count > MAX_RUNS:
         raise ConfigError(f"the grid has {count:,} runs, more than {MAX_RUNS:,} (a typo?)")
     extras = {**spec_extras(grid.hook_options()), **chosen.extras()}
-    per_method = {m: _method_overrides(m, grid.sets, grid.epochs, chosen.overrides_for(m))
+    per_method = {m: _method_pairs(m, grid.sets, grid.epochs)
                   for m in dict.fromkeys(grid.methods)}
     jobs, seen = [], set()
     for ratio in grid.conflict_ratios:
-        data = ColoredMNISTSpec(source=source, conflict_ratio=ratio, mode=grid.mode,
-                                jitter=grid.jitter, **chosen.data_fields())
+        data = new_data_spec(grid.dataset, source=source, conflict_ratio=ratio,
+                             mode=grid.mode, jitter=grid.jitter, **chosen.data_fields())
         for seed in grid.seed_list:
             for method, combos in per_method.items():
                 module = METHODS.get(method).__module__
-                for overrides in combos:
-                    spec = make_spec(method, overrides, data, grid.dataset, grid.backbone,
-                                     extras, selection=grid.selection)
+                for pairs in combos:
+                    # the protocol's settings for the method, then the grid's over them
+                    spec = make_spec(method, chosen.overrides_for(method), data, grid.dataset,
+                                     grid.backbone, extras, selection=grid.selection,
+                                     pairs=pairs)
                     if spec.key(seed) not in seen:   # e.g. a value equal to the default twice
                         seen.add(spec.key(seed))
                         jobs.append(Job(spec, seed, module))

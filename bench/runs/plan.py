@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass
 
 from bench.record import RunRecord
-from bench.sweep.grid import Job
+from bench.runs.grid import Job
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from bench.errors import BenchError
 from bench.data import prepare_splits
 from bench.method import Progress
 from bench.record import RunRecord
-from bench.sweep.grid import Job
-from bench.sweep.worker import WorkerSettings, failed_record, run_job
+from bench.runs.grid import Job
+from bench.runs.worker import WorkerSettings, failed_record, run_job
 
 OnRecord = Callable[[RunRecord], None]
 # job_fn(job, settings, progress=...) -> record; runs in a worker (or inline)

@@ -24,9 +24,9 @@ from typing import Any
 
 from bench.data import prepare_splits
 from bench.errors import ConfigError
-from bench.sweep.grid import Job
-from bench.sweep.local import WORKER_DIED, OnRecord
-from bench.sweep.worker import WorkerSettings, failed_record, run_job, usable_cores
+from bench.runs.grid import Job
+from bench.runs.local import WORKER_DIED, OnRecord
+from bench.runs.worker import WorkerSettings, failed_record, run_job, usable_cores
 
 INSTALL_HINT = "--launcher ray needs Ray: pip install 'lazy-artist-bench[ray]'"
 CONNECT_TIMEOUT_S = 10.0       # how long an existing cluster's address gets to answer

@@ -17,7 +17,7 @@ from bench.hooks import HookOptions, after_fit_hooks
 from bench.method import Progress
 from bench.record import RunRecord, git_commit, package_versions
 from bench.registry import METHODS
-from bench.sweep.grid import Job
+from bench.runs.grid import Job
 
 
 @dataclass(frozen=True)

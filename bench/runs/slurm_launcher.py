@@ -25,9 +25,9 @@ from pathlib import Path
 from bench.errors import ConfigError
 from bench.record import RunRecord
 from bench.record_schema import RecordError, record_from_text
-from bench.sweep.grid import Job
-from bench.sweep.local import WORKER_DIED, OnRecord, prepare_data
-from bench.sweep.worker import WorkerSettings, failed_record, run_job
+from bench.runs.grid import Job
+from bench.runs.local import WORKER_DIED, OnRecord, prepare_data
+from bench.runs.worker import WorkerSettings, failed_record, run_job
 
 INSTALL_HINT = "--launcher slurm needs submitit: pip install 'lazy-artist-bench[slurm]'"
 
