@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bench import zoo
-from bench.data import info_of, prepare_splits
+from bench.data import data_spec_of, info_of, prepare_splits
 from bench.evaluate import evaluate_splits
 from bench.record import RunSpec
 
@@ -19,10 +19,8 @@ EXACT = ("acc_conflicting", "acc_aligned", "worst_group_acc")
 @lru_cache(maxsize=None)
 def _tests_of(data_json: str, dataset: str, seed: int):
     """The test splits of one seed, built once for every model trained on that seed."""
-    from bench.datasets.colored_mnist import ColoredMNISTSpec   # the record's own data spec
-    data = json.loads(data_json)
-    info = info_of(RunSpec("any", {}, data, dataset))
-    return prepare_splits(ColoredMNISTSpec(**data, seed=seed), dataset).tests, info
+    spec = RunSpec("any", {}, json.loads(data_json), dataset)   # the record's own data
+    return prepare_splits(data_spec_of(spec, seed), dataset).tests, info_of(spec)
 
 
 def test_the_headline_page_ships_models_of_every_rerun_method():
