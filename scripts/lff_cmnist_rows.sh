@@ -7,7 +7,7 @@
 # usage: scripts/lff_cmnist_rows.sh STORE_DIR [more bench sweep options]
 #   WORKERS=16 (default) sets --workers; BENCH=bench (default) the command to run.
 #   Options after the folder are passed to bench sweep and win over the ones below, e.g. the
-#   CPU smoke test: scripts/lff_cmnist_rows.sh /tmp/rows --device cpu --source mnist-5k \
+#   CPU smoke test: scripts/lff_cmnist_rows.sh /tmp/rows --device cpu --images mnist-5k \
 #     --seeds 1 --conflict-ratios 0.01 --epochs 1 --workers 1
 # Rerunning the same command skips the runs already stored (bench sweep resumes).
 set -euo pipefail
@@ -20,5 +20,5 @@ shift
 mkdir -p "$out"
 exec ${BENCH:-bench} sweep --protocol lff-cmnist \
     --methods erm,lff-paper,dfa,jtt,kmeans,groupdro,group-balanced \
-    --conflict-ratios 0.005,0.01,0.02,0.05 --seeds 5 --source mnist \
+    --conflict-ratios 0.005,0.01,0.02,0.05 --seeds 5 --images mnist \
     --device cuda --workers "${WORKERS:-16}" --store "$out/results.sqlite" "$@"

@@ -8,8 +8,9 @@ import pytest
 from bench.record import RunRecord, RunSpec
 from bench.studies.rerun_drift import pair_reruns, row_drift
 
-SPEC = RunSpec("erm", {"epochs": 10}, {"conflict_ratio": 0.05, "source": "mnist"})
-OTHER = RunSpec("jtt", {"epochs": 20}, {"conflict_ratio": 0.05, "source": "mnist"})
+DATA = {"conflict_ratio": 0.05, "source": "mnist", "mode": "background"}
+SPEC = RunSpec("erm", {"epochs": 10}, DATA)
+OTHER = RunSpec("jtt", {"epochs": 20}, DATA)
 AVX512 = {"cpu_model": "AMD EPYC", "torch_cpu_capability": "AVX512", "torch_num_threads": "1"}
 AVX2 = {**AVX512, "torch_cpu_capability": "AVX2"}
 
