@@ -1,5 +1,6 @@
 """Numbers in the README and the docs that come from the committed records are recomputed
 from them (bench/leaderboard/claims.py), so a sentence cannot outlive its number."""
+import math
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,7 @@ def test_statistics_and_formats():
     values = {0: 0.1, 1: 0.3, 2: None}
     assert statistic(values, "mean") == pytest.approx(0.2)
     assert statistic(values, "n") == 2.0 and statistic(values, "seed=1") == 0.3
+    assert math.isnan(statistic(values, "seed=2")) and math.isnan(statistic(values, "seed=9"))
     assert statistic(values, "max") == 0.3 and render(0.0271, "100*.1f") == "2.7"
     assert render(0.0271, ".1%") == "2.7%"
 

@@ -6,8 +6,8 @@ marker right after it naming where it comes from::
     ERM scores 2.7%<!--claim headline|erm (epochs=10)|acc_conflicting|mean|.1%--> on ...
 
 Fields: the protocol page's slug (``headline`` for the main protocol), the row label as the
-page shows it, the metric (or ``pick:RULE:METRIC``, ``pick:RULE:epoch``: a selection rule's pick), the statistic (``mean``, ``std``, ``min``, ``max``, ``n`` or
-``seed=K``) and a format (a Python format spec, with an optional ``100*`` scale: ``100*.1f``
+page shows it, the metric (or ``pick:RULE:METRIC``, ``pick:RULE:epoch``: a selection rule's
+pick), the statistic (``mean``, ``std``, ``min``, ``max``, ``n`` or ``seed=K``) and a format (a Python format spec, with an optional ``100*`` scale: ``100*.1f``
 writes 0.027 as ``2.7``). ``tests/test_docs_claims.py`` recomputes every marked number from the
 records and fails when the text no longer says it, so a sentence is corrected when its number
 moves. A reader sees only the number.
@@ -50,7 +50,8 @@ def find_claims(text: str) -> list[Claim]:
 def statistic(values: dict[int, float | None], stat: str) -> float:
     counted = [v for v in values.values() if v is not None]
     if stat.startswith("seed="):
-        return values.get(int(stat.split("=", 1)[1]), math.nan)
+        value = values.get(int(stat.split("=", 1)[1]))     # absent seed or value: NaN
+        return math.nan if value is None else value
     if stat == "n":
         return float(len(counted))
     if stat in ("min", "max"):
