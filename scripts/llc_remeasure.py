@@ -10,6 +10,10 @@ opened read-only; only the training split is built. ``--shard i/n`` measures eve
     python scripts/llc_remeasure.py --store runs/selection.sqlite --data-root ../shared/data \\
         --device cuda --shard 0/4 --out llc/part0.json       # and 1/4, 2/4, 3/4 in parallel
     python scripts/llc_remeasure.py --merge llc/part*.json --out llc/r0.05-baseline.json
+
+``--zoo leaderboards/models`` measures the committed zoo's models instead of a store's (what
+the committed ``leaderboards/records/llc-remeasured.json`` is made from, so anyone with a clone
+can redo it; the file's settings and keys are checked by the tests).
 """
 from __future__ import annotations
 
@@ -24,14 +28,17 @@ import torch
 
 from bench.diagnostics.llc import LLCSettings, estimate_llc
 from bench.diagnostics.llc_remeasured import read_remeasured, write_remeasured
-from bench.diagnostics.llc_sources import find_runs, training_subset
+from bench.diagnostics.llc_sources import find_runs, find_zoo_runs, training_subset
 from bench.errors import BenchError, one_line
 
 
-def measure(store: Path, data_root: Path | None, settings: LLCSettings, device: torch.device,
+def measure(store: Path | None, data_root: Path | None, settings: LLCSettings, device: torch.device,
             shard: tuple[int, int], methods: set[str] | None, ratio: float, source: str,
-            backbone: str, log=print) -> dict[str, dict]:
-    runs = find_runs(store, conflict_ratio=ratio, source=source, backbone=backbone)
+            backbone: str, log=print, zoo: Path | None = None) -> dict[str, dict]:
+    if zoo is not None:
+        runs = find_zoo_runs(zoo, conflict_ratio=ratio, source=source, backbone=backbone)
+    else:
+        runs = find_runs(store, conflict_ratio=ratio, source=source, backbone=backbone)
     runs = [r for r in runs if methods is None or r.record.spec.method in methods]
     index, count = shard
     out = {}
@@ -61,6 +68,8 @@ def merge(paths: list[Path]) -> tuple[dict, dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path)
+    parser.add_argument("--zoo", type=Path, help="measure the models of this zoo folder "
+                        "(e.g. leaderboards/models) instead of a store's")
     parser.add_argument("--data-root", type=Path)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--settings", default="{}", help="JSON overrides of LLCSettings "
@@ -79,16 +88,17 @@ def main(argv: list[str] | None = None) -> None:
             write_remeasured(args.out, settings, runs)
             print(f"{len(runs)} runs -> {args.out}")
             return
-        if args.store is None:
-            raise BenchError("--store is required (or --merge)")
+        if (args.store is None) == (args.zoo is None):
+            raise BenchError("give one of --store or --zoo (or --merge)")
         settings = LLCSettings(**json.loads(args.settings))
         index, count = (int(v) for v in args.shard.split("/"))
         runs = measure(args.store, args.data_root, settings, torch.device(args.device),
                        (index, count), set(args.methods.split(",")) if args.methods else None,
                        args.conflict_ratio, args.source, args.backbone,
-                       log=lambda line: print(line, flush=True))
+                       log=lambda line: print(line, flush=True), zoo=args.zoo)
+        source = {"zoo": args.zoo.as_posix()} if args.zoo else {"store": str(args.store)}
         write_remeasured(args.out, dataclasses.asdict(settings), runs,
-                         {"device": args.device, "store": str(args.store)})
+                         {"device": args.device, **source})
     except (BenchError, ValueError, TypeError) as exc:
         sys.stderr.write(f"llc_remeasure: error: {one_line(exc)}\n")
         raise SystemExit(2) from None

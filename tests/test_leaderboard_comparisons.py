@@ -63,3 +63,31 @@ def test_a_negative_llc_is_left_out_of_the_column_and_the_comparison():
     assert rows["greyscale"].summary("llc").n == 1
     assert rows["greyscale"].summary("llc").mean == pytest.approx(4.0)
     assert equal_budget_pairs(list(rows.values())) == []   # one valid pair is not a test
+
+
+def measured(method, seed, llc, mcse, rhat, epochs=10, converged=1.0):
+    record = rec(method, seed, llc, epochs, converged)
+    record.metrics.update({"llc_mcse": mcse, "llc_rhat": rhat})
+    return record
+
+
+def test_rows_with_mcse_get_the_estimator_table_with_medians_and_counts():
+    records = [measured("erm", s, 2.0 + 0.2 * s, 0.1 + 0.1 * s, 1.0 + 0.01 * s) for s in range(3)]
+    records += [measured("jtt", 0, 3.0, 0.4, 1.2, converged=0.0), measured("jtt", 1, 3.5, 0.6, 1.04),
+                rec("jtt", 2, None, 10)]
+    text = "\n".join(llc_section(list(rows_of(records).values())))
+    assert "| erm | 10, 16 | 3 of 3 | 3 | 2.20 ± 0.20 | 0.20 | 1.010 |" in text
+    # jtt: seed 2 measured nothing, seed 0 did not converge; medians over the measured seeds
+    assert "| jtt | 10, 16 | 2 of 3 | 1 | 3.50 | 0.50 | 1.120 |" in text
+
+
+def test_the_estimator_table_is_absent_without_mcse_and_the_remeasured_settings_are_stated():
+    records = [rec("erm", s, 2.0, 10) for s in range(2)]
+    rows = list(rows_of(records).values())
+    assert "median MCSE" not in "\n".join(llc_section(rows))
+    settings = {"chains": 2, "burnin": 50, "draws": 100, "lr": 1e-3, "localization": 100.0,
+                "nbeta": None, "batch_size": 256, "subset": 4096, "convergence": "noise-aware"}
+    text = "\n".join(llc_section(rows, settings))
+    assert "re-measured" in text
+    assert "2 chains × (50 burn-in + 100 draws)" in text and "≈ 46.2" in text
+    assert "4,096-image" in text and "`noise-aware`" in text

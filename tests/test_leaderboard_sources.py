@@ -126,3 +126,23 @@ def test_cli_export_then_regenerate_from_files_alone(records, tmp_path, capsys):
     shutil.rmtree(folder)
     assert main(["leaderboard", "--no-store", "--records", str(folder), "--out", str(out),
                  "--no-figures", "--export"]) == 2
+
+
+def test_committed_remeasured_llcs_beside_the_records_replace_the_page_llcs(records, tmp_path):
+    from bench.diagnostics.llc_remeasured import REMEASURED_FILE, write_remeasured
+    folder, out = tmp_path / "records", tmp_path / "board"
+    export(records, folder, lambda r: protocol_of(r).slug)
+    completed = [r for r in records if r.status == "completed"]
+    target = completed[0]
+    settings = {"chains": 2, "burnin": 50, "draws": 100, "lr": 1e-3, "localization": 100.0,
+                "nbeta": None, "batch_size": 256, "subset": 4096, "convergence": "noise-aware"}
+    write_remeasured(folder / REMEASURED_FILE, settings,
+                     {target.key: {"llc": 12.345, "llc_converged": 1.0, "llc_mcse": 0.5,
+                                   "llc_rhat": 1.01}})
+    assert main(["leaderboard", "--no-store", "--records", str(folder), "--out", str(out),
+                 "--no-figures"]) == 0
+    page = (out / f"{protocol_of(target).slug}.md").read_text()
+    assert "These LLCs were re-measured" in page and "12.35" in page
+    others = [p.read_text() for p in out.glob("*.md")
+              if p.name not in ("README.md", f"{protocol_of(target).slug}.md")]
+    assert all("re-measured" not in text for text in others)

@@ -26,7 +26,8 @@ DATA = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05)
 TINY = LLCSettings(subset=128, batch_size=64, chains=2, burnin=2, draws=8)
 
 
-def keep(store_path, method="erm", seed=0, overrides=None, metrics=None, weights=True):
+def keep(store_path, method="erm", seed=0, overrides=None, metrics=None, weights=True,
+         stamped=False):
     spec = make_spec(method, overrides or {}, DATA)
     record = RunRecord(spec, seed, "completed", "none", metrics=dict(metrics or {}))
     with Store(store_path) as store:
@@ -34,7 +35,8 @@ def keep(store_path, method="erm", seed=0, overrides=None, metrics=None, weights
     if weights:
         torch.manual_seed(seed)
         save_model(build_backbone(spec.backbone), spec.backbone,
-                   weights_path(weights_dir_for(store_path), spec.key(seed)))
+                   weights_path(weights_dir_for(store_path), spec.key(seed)),
+                   record=record if stamped else None)
     return record
 
 
@@ -192,3 +194,52 @@ def test_equal_budget_summary_reads_the_remeasured_llcs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| erm | 3 | 3 | 2.10 ± 0.10 | 0.10 | 1.010 |" in out
     assert "| group-balanced | erm | 10, 16 | 3 | +3.00 ± 0.00 |" in out
+
+
+def test_overlay_where_measured_touches_only_protocols_holding_a_remeasured_run():
+    from bench.diagnostics.llc_remeasured import overlay_where_measured
+    from bench.record import RunRecord, RunSpec
+
+    def record(ratio, seed, llc):
+        spec = RunSpec("erm", {"epochs": 10}, {"source": "mnist", "conflict_ratio": ratio,
+                                               "mode": "background"})
+        return RunRecord(spec, seed, "completed", "none", {"llc": llc, "llc_converged": 1.0})
+
+    a0, a1, b0 = record(0.05, 0, 1.0), record(0.05, 1, 2.0), record(0.1, 0, 3.0)
+    body = {"settings": {}, "runs": {a0.key: {"llc": 7.0, "llc_converged": 1.0,
+                                              "llc_mcse": 0.2}}}
+    out, groups = overlay_where_measured([a0, a1, b0], body,
+                                         lambda r: r.spec.data["conflict_ratio"])
+    assert groups == {0.05}
+    assert out[0].metrics["llc"] == 7.0 and out[0].metrics["llc_mcse"] == 0.2
+    assert "llc" not in out[1].metrics            # same protocol, not re-measured: no old LLC
+    assert out[2] is b0 and out[2].metrics["llc"] == 3.0
+    assert a0.metrics["llc"] == 1.0               # the inputs are not modified
+
+
+def test_remeasure_from_the_zoo_gives_the_stores_numbers_and_refuses_a_changed_file(tmp_path):
+    from bench.cli import main as bench_main
+    remeasure = load_script("llc_remeasure")
+    store = tmp_path / "runs.sqlite"
+    a = keep(store, seed=0, metrics={"acc_conflicting": 0.1}, stamped=True)
+    keep(store, seed=1, metrics={"acc_conflicting": 0.2}, stamped=True)
+    records = tmp_path / "board" / "records"
+    assert bench_main(["leaderboard", "--store", str(store), "--records", str(records),
+                       "--out", str(tmp_path / "board" / "pages"), "--export",
+                       "--no-figures"]) == 0
+    zoo = records.parent / "models"
+    common = ["--conflict-ratio", "0.05", "--source", "mnist-5k", "--backbone",
+              a.spec.backbone, "--settings", json.dumps({"subset": 128, "batch_size": 64,
+                                                         "chains": 2, "burnin": 2,
+                                                         "draws": 8})]
+    remeasure.main(["--store", str(store), *common, "--out", str(tmp_path / "s.json")])
+    remeasure.main(["--zoo", str(zoo), *common, "--out", str(tmp_path / "z.json")])
+    from_store, from_zoo = (read_remeasured(tmp_path / n) for n in ("s.json", "z.json"))
+    assert len(from_zoo["runs"]) == 2 and from_zoo["zoo"] == zoo.as_posix()
+    for key, run in from_store["runs"].items():
+        assert from_zoo["runs"][key]["llc"] == run["llc"]
+    weights = next(p for p in zoo.rglob("*") if p.is_file() and p.name != "manifest.json")
+    weights.write_bytes(weights.read_bytes()[:-1])
+    with pytest.raises(SystemExit) as exit_info:
+        remeasure.main(["--zoo", str(zoo), *common, "--out", str(tmp_path / "bad.json")])
+    assert exit_info.value.code == 2

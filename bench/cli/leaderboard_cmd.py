@@ -81,6 +81,14 @@ def _store_path(args: argparse.Namespace) -> Path | None:
     return default if default.exists() else None
 
 
+def committed_llcs(records_dir: Path) -> dict | None:
+    """The re-measured LLCs committed beside the records, if any (pages show them instead of
+    the stored ones; bench.diagnostics.llc_remeasured)."""
+    from bench.diagnostics.llc_remeasured import REMEASURED_FILE, read_remeasured
+    path = records_dir / REMEASURED_FILE
+    return read_remeasured(path) if path.is_file() else None
+
+
 def zoo_of(args: argparse.Namespace) -> Path:
     """The zoo beside the records folder (leaderboards/records -> leaderboards/models)."""
     return args.records.parent / "models"
@@ -187,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
                                      regenerate_command(args), figures_in=args.out,
                                      selection=args.selection,
                                      code_versions=code_versions.load(args.records),
-                                     zoo_keys=zoo_export.kept_keys(zoo_of(args)))
+                                     zoo_keys=zoo_export.kept_keys(zoo_of(args)),
+                                     llc_remeasured=committed_llcs(args.records))
     written = pages.write(args.out, rendered, planned, draw_figures=not args.no_figures)
     catalog = MethodCatalog.from_registry()
     if args.readme and update_readme(args.readme, records + failed, catalog,

@@ -6,17 +6,24 @@ The file is JSON: ``{"settings": <LLCSettings as a dict>, "measured_at": ..., "d
 and seed), so it joins a results store or a record file by key. :func:`overlay` gives records
 whose LLC metrics are the re-measured ones (the rest of each record untouched), so a page
 renders them with its usual LLC column and equal-budget comparison.
+
+A file named :data:`REMEASURED_FILE` beside the committed records is applied by ``bench
+leaderboard`` to every protocol holding at least one of its keys (:func:`overlay_where_measured`):
+there the page's LLCs are the re-measured ones, and no LLC of another setting is shown.
 """
 from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Hashable, Iterable
 
 from bench.errors import BenchError
 from bench.record import RunRecord
 
+# The committed re-measured LLCs, beside the record files (leaderboards/records/)
+REMEASURED_FILE = "llc-remeasured.json"
 LLC_KEYS = ("llc", "llc_std", "llc_converged", "llc_mcse", "llc_rhat", "llc_ess",
             "seconds_llc")
 
@@ -55,3 +62,29 @@ def overlay(records: Iterable[RunRecord], remeasured: dict) -> list[RunRecord]:
         copied.metrics = metrics
         out.append(copied)
     return out
+
+
+def overlay_where_measured(records: Iterable[RunRecord], remeasured: dict,
+                           group_of: Callable[[RunRecord], Hashable]
+                           ) -> tuple[list[RunRecord], set]:
+    """:func:`overlay` applied to every group (a protocol, for the pages) that holds at least
+    one re-measured key; the other groups' records are returned as they are. Also returns the
+    groups that were overlaid, in which a record without an entry has no LLC at all."""
+    records = list(records)
+    keys = set(remeasured["runs"])
+    measured = {group_of(r) for r in records if r.key in keys}
+    return [overlay([r], remeasured)[0] if group_of(r) in measured else r
+            for r in records], measured
+
+
+def settings_text(settings: dict) -> str:
+    """The settings a page states beside re-measured LLCs, in words a reader can rerun."""
+    batch = settings.get("batch_size", 256)
+    nbeta = settings.get("nbeta")
+    nbeta_text = (f"nβ = {nbeta:g}" if nbeta is not None
+                  else f"nβ = batch / ln(batch) ≈ {batch / math.log(batch):.1f}")
+    return (f"{settings.get('chains')} chains × ({settings.get('burnin')} burn-in + "
+            f"{settings.get('draws')} draws) SGLD steps, step {settings.get('lr'):g}, "
+            f"localisation {settings.get('localization'):g}, {nbeta_text}, batch {batch}, "
+            f"a fixed {settings.get('subset'):,}-image subset of the training split, "
+            f"convergence test `{settings.get('convergence', 'halves')}`")

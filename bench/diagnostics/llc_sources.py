@@ -62,16 +62,42 @@ def find_runs(store: Path | str, method: str | None = None, seed: int | None = N
     kept weights are left out unless ``weights_only`` is False)."""
     out = []
     for record in read_records(store):
-        data, spec = record.spec.data, record.spec
-        if ((method is not None and spec.method != method)
-                or (seed is not None and record.seed != seed)
-                or (conflict_ratio is not None and data.get("conflict_ratio") != conflict_ratio)
-                or (source is not None and data.get("source") != source)
-                or (backbone is not None and spec.backbone != backbone)):
+        if not _matches(record, method, seed, conflict_ratio, source, backbone):
             continue
         path = kept_weights_path(store, record.key)
         if path.is_file() or not weights_only:
             out.append(Measured(record, path))
+    return out
+
+
+def _matches(record: RunRecord, method, seed, conflict_ratio, source, backbone) -> bool:
+    data, spec = record.spec.data, record.spec
+    return not ((method is not None and spec.method != method)
+                or (seed is not None and record.seed != seed)
+                or (conflict_ratio is not None and data.get("conflict_ratio") != conflict_ratio)
+                or (source is not None and data.get("source") != source)
+                or (backbone is not None and spec.backbone != backbone))
+
+
+def find_zoo_runs(zoo: Path | str, method: str | None = None, seed: int | None = None,
+                  conflict_ratio: float | None = None, source: str | None = None,
+                  backbone: str | None = None) -> list[Measured]:
+    """Like :func:`find_runs`, from the committed model zoo (its manifest and the records
+    beside it) instead of a results store: anyone with a clone can re-measure the pages'
+    models. Every file is checked against the manifest's SHA-256 before it is used."""
+    from bench.leaderboard.sources import read_records_dir
+    from bench.zoo import read_manifest, records_dir, verified_path
+    zoo = Path(zoo)
+    records = {(r.key, r.created_at): r for r in read_records_dir(records_dir(zoo))}
+    out = []
+    for entry in read_manifest(zoo):
+        record = records.get((entry.key, entry.created_at))
+        if record is None:
+            raise BenchError(f"zoo entry {entry.file}: no committed record {entry.key} made at "
+                             f"{entry.created_at}; regenerate the manifest with bench "
+                             f"leaderboard --export")
+        if _matches(record, method, seed, conflict_ratio, source, backbone):
+            out.append(Measured(record, verified_path(entry, zoo)))
     return out
 
 

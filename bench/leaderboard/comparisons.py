@@ -7,14 +7,22 @@ row's budget is its ``epochs`` and ``batch_size`` hyperparameters (the stage who
 measured; JTT's and kmeans' final stage, ERM's only stage); rows without them are left out.
 Each row is compared with the ERM row of its budget over their shared seeds whose chains
 converged, by a paired t-test.
+
+Where the runs carry the chains' Monte Carlo standard error (``llc_mcse``, from the
+calibrated estimator or a re-measurement of the kept models), the section first lists every
+row's LLC with its seeds, the convergence count, the median MCSE and split-R̂, so a reader can
+see how much of a difference is sampling noise of the estimator itself.
 """
 from __future__ import annotations
 
 import math
+import statistics
 from itertools import product
 
 from bench.leaderboard.stats import SIGNIFICANCE, Comparison, compare
-from bench.leaderboard.cells import valid_value
+from bench.diagnostics.llc_remeasured import settings_text
+from bench.escape import markdown_text
+from bench.leaderboard.cells import NOT_MEASURED, valid_value
 from bench.leaderboard.tables import Row
 
 LLC = "llc"
@@ -55,17 +63,57 @@ def _p(p: float) -> str:
     return "—" if math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else "< 0.001")
 
 
-def llc_section(rows: list[Row]) -> list[str]:
-    """Markdown lines: the equal-budget LLC comparisons, or nothing when there are none."""
+def _median(values: list[float], digits: int) -> str:
+    return f"{statistics.median(values):.{digits}f}" if values else NOT_MEASURED
+
+
+def estimator_table(rows: list[Row]) -> list[str]:
+    """Every row with an LLC: seeds measured, seeds whose estimate counts, the mean ± std over
+    those, and the median MCSE and split-R̂ of the measured seeds' chains."""
+    lines = ["| row | epochs, batch | measured | counted | LLC (counted seeds) | "
+             "median MCSE | median R̂ |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        measured = [r for r in row.records if r.metrics.get(LLC) is not None]
+        if not measured:
+            continue
+        summary = row.summary(LLC)
+        cell = (f"{summary.mean:.2f} ± {summary.std:.2f}" if summary.n >= 2
+                else f"{summary.mean:.2f}" if summary.n == 1 else NOT_MEASURED)
+        budget = training_budget(row)
+        mcse = [r.metrics["llc_mcse"] for r in measured if r.metrics.get("llc_mcse") is not None]
+        rhat = [r.metrics["llc_rhat"] for r in measured if r.metrics.get("llc_rhat") is not None]
+        lines.append(f"| {markdown_text(row.label)} | "
+                     f"{f'{budget[0]}, {budget[1]}' if budget else NOT_MEASURED} | "
+                     f"{len(measured)} of {len(row.records)} | {summary.n} | {cell} | "
+                     f"{_median(mcse, 2)} | {_median(rhat, 3)} |")
+    return lines
+
+
+def llc_section(rows: list[Row], remeasured_settings: dict | None = None) -> list[str]:
+    """Markdown lines: the rows' LLCs with their estimator's uncertainty (when the runs carry
+    it), then the equal-budget comparisons; nothing when no row has an LLC.
+    ``remeasured_settings``: the page's LLCs were re-measured from the kept models at these
+    settings (:mod:`bench.diagnostics.llc_remeasured`)."""
     if not any(r.summary(LLC).n for r in rows):
         return []
-    lines = ["## LLC at equal training budget", "",
-             "The LLC grows or shrinks with training length as well as with the method, so the "
-             "table's LLC column does not compare rows trained for different budgets. Here "
-             "each row is compared with the `erm` row of the same `epochs` and `batch_size` "
-             "over their shared "
-             "seeds with converged chains: mean difference ± std of the per-seed differences, "
-             f"paired t-test, two-sided p (significant below {SIGNIFICANCE:g}).", ""]
+    lines = ["## LLC at equal training budget", ""]
+    if remeasured_settings is not None:
+        lines += ["**These LLCs were re-measured** from each run's kept model (the zoo) with "
+                  "`scripts/llc_remeasure.py`, on the run's own training split, at "
+                  f"{settings_text(remeasured_settings)} (docs/llc-calibration.md); not at the "
+                  "settings in the runs' specs. A seed whose model was not kept has no LLC "
+                  "here (`—`): estimates made at other settings are never mixed in.", ""]
+    if any(r.metrics.get("llc_mcse") is not None for row in rows for r in row.records):
+        lines += ["Per row: seeds with an estimate, seeds that count (converged chains, "
+                  "estimate ≥ 0), their mean ± std, and the median over the measured seeds "
+                  "of the chains' Monte Carlo standard error and split-R̂.", "",
+                  *estimator_table(rows), ""]
+    lines += ["The LLC grows or shrinks with training length as well as with the method, so the "
+              "table's LLC column does not compare rows trained for different budgets. Here "
+              "each row is compared with the `erm` row of the same `epochs` and `batch_size` "
+              "over their shared "
+              "seeds with converged chains: mean difference ± std of the per-seed differences, "
+              f"paired t-test, two-sided p (significant below {SIGNIFICANCE:g}).", ""]
     pairs = equal_budget_pairs(rows)
     if not pairs:
         return lines + ["_No row shares a training budget and two seeds with an LLC with an "

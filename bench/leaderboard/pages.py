@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from bench.diagnostics.llc_remeasured import overlay_where_measured
 from bench.escape import confined, markdown_text, shell_option
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.gradcam_figure import planned_gradcam
 from bench.leaderboard.literature import SLUG as LITERATURE_SLUG, literature_page
 from bench.leaderboard.plan import PlannedFigure, protocol_figures, ratio_figures
-from bench.leaderboard.protocol import Protocol, group_by_protocol, main_backbone
+from bench.leaderboard.protocol import Protocol, group_by_protocol, main_backbone, protocol_of
 from bench.leaderboard.published import published_block
 from bench.leaderboard.code_versions import code_version_lines
 from bench.leaderboard.comparisons import llc_section
@@ -215,7 +216,8 @@ def selection_note(selection: str | None) -> list[str]:
 def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
                   planned: list[PlannedFigure], command: str,
                   failed: list[RunRecord] = (), selection: str | None = None,
-                  code_versions: dict | None = None, zoo_keys: set | None = None) -> str:
+                  code_versions: dict | None = None, zoo_keys: set | None = None,
+                  llc_settings: dict | None = None) -> str:
     meaning = RATIO_MEANING.get(protocol.dataset, RATIO_MEANING["colored"])
     lines = [f"# Leaderboard: {protocol.title}", "", GENERATED, "",
              f"Regenerate with `{command}`.", "", *selection_note(selection),
@@ -225,7 +227,7 @@ def protocol_page(protocol: Protocol, rows: list[Row], records: list[RunRecord],
              "", "## Results", "", render_table(rows).rstrip("\n"), "", reading_guide(), ""]
     lines += failed_only_lines(rows, list(failed))
     lines += selection_section(rows)
-    lines += llc_section(rows)
+    lines += llc_section(rows, llc_settings)
     notes = budget_notes(rows)
     if notes:
         lines += ["## Budget notes", "", *(f"- {n}" for n in notes), ""]
@@ -320,15 +322,21 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
 
 def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
            figures_in: Path | None = None, selection: str | None = None,
-           code_versions: dict | None = None, zoo_keys: set | None = None
-           ) -> tuple[dict[str, str], list[PlannedFigure]]:
+           code_versions: dict | None = None, zoo_keys: set | None = None,
+           llc_remeasured: dict | None = None) -> tuple[dict[str, str], list[PlannedFigure]]:
     """{relative path: markdown} and the planned figures, from completed records.
     ``figures_in``: the output folder, whose existing Grad-CAM figures the pages link (see
     :mod:`bench.leaderboard.gradcam_figure`); None links none. ``selection``: show every run
     as if that rule had chosen its model (:mod:`bench.leaderboard.selection_view`).
     ``code_versions``: fingerprints of older records' training code (commit -> method ->
     fingerprint, :mod:`bench.leaderboard.code_versions`). ``zoo_keys``: the records whose
-    models the zoo holds (None: no Models section)."""
+    models the zoo holds (None: no Models section). ``llc_remeasured``: re-measured LLCs
+    (:mod:`bench.diagnostics.llc_remeasured`), shown instead of the stored ones on every
+    protocol page that holds one of their runs."""
+    remeasured_slugs: set = set()
+    if llc_remeasured is not None:
+        records, remeasured_slugs = overlay_where_measured(records, llc_remeasured,
+                                                           lambda r: protocol_of(r).slug)
     if selection is not None:
         from bench.leaderboard.selection_view import reselect_all
         records = reselect_all(records, selection)
@@ -350,7 +358,10 @@ def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
         planned += figs
         pages[f"{protocol.slug}.md"] = protocol_page(protocol, rows, recs, figs, command,
                                                      failed[protocol], selection,
-                                                     code_versions, zoo_keys)
+                                                     code_versions, zoo_keys,
+                                                     llc_remeasured["settings"]
+                                                     if protocol.slug in remeasured_slugs
+                                                     else None)
     ratio_plans = ratio_figures({p: rows for p, (rows, _) in grouped.items()})
     planned += ratio_plans
     literature = literature_page(records, catalog, command)
