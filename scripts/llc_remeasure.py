@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from bench.diagnostics.llc import LLCSettings, estimate_llc
+from bench.diagnostics.llc import CALIBRATED, LLCSettings, estimate_llc
 from bench.diagnostics.llc_remeasured import read_remeasured, write_remeasured
 from bench.diagnostics.llc_sources import find_runs, find_zoo_runs, training_subset
 from bench.errors import BenchError, one_line
@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> None:
                         "(e.g. leaderboards/models) instead of a store's")
     parser.add_argument("--data-root", type=Path)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--settings", default="{}", help="JSON overrides of LLCSettings "
-                        "(default: its defaults, the calibrated settings)")
+    parser.add_argument("--settings", default="{}", help="JSON overrides of the calibrated "
+                        "settings (bench.diagnostics.llc.CALIBRATED)")
     parser.add_argument("--methods", help="comma list (default: every method in the store)")
     parser.add_argument("--conflict-ratio", type=float, default=0.05)
     parser.add_argument("--source", default="mnist")
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         if (args.store is None) == (args.zoo is None):
             raise BenchError("give one of --store or --zoo (or --merge)")
-        settings = LLCSettings(**json.loads(args.settings))
+        settings = dataclasses.replace(CALIBRATED, **json.loads(args.settings))
         index, count = (int(v) for v in args.shard.split("/"))
         runs = measure(args.store, args.data_root, settings, torch.device(args.device),
                        (index, count), set(args.methods.split(",")) if args.methods else None,
