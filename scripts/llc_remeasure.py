@@ -34,12 +34,14 @@ from bench.errors import BenchError, one_line
 
 def measure(store: Path | None, data_root: Path | None, settings: LLCSettings, device: torch.device,
             shard: tuple[int, int], methods: set[str] | None, ratio: float, source: str,
-            backbone: str, log=print, zoo: Path | None = None) -> dict[str, dict]:
+            backbone: str, log=print, zoo: Path | None = None,
+            skip: set[str] = frozenset()) -> dict[str, dict]:
     if zoo is not None:
         runs = find_zoo_runs(zoo, conflict_ratio=ratio, source=source, backbone=backbone)
     else:
         runs = find_runs(store, conflict_ratio=ratio, source=source, backbone=backbone)
-    runs = [r for r in runs if methods is None or r.record.spec.method in methods]
+    runs = [r for r in runs if (methods is None or r.record.spec.method in methods)
+            and r.record.key not in skip]
     index, count = shard
     out = {}
     for run in sorted(runs, key=lambda r: r.record.key)[index::count]:
@@ -47,6 +49,7 @@ def measure(store: Path | None, data_root: Path | None, settings: LLCSettings, d
         start = time.perf_counter()
         metrics = estimate_llc(run.model(device), images, labels, settings, device)
         metrics["seconds_llc"] = time.perf_counter() - start
+        metrics["created_at"] = run.record.created_at
         out[run.record.key] = metrics
         log(f"{run.label} ({run.record.key}): LLC {metrics['llc']:.3f} ± "
             f"{metrics['llc_mcse']:.3f} (MCSE), R-hat {metrics['llc_rhat']:.3f}, converged "
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backbone", default="k3-4-16-16-pool-end")
     parser.add_argument("--shard", default="0/1", help="i/n: measure runs i, i+n, ...")
     parser.add_argument("--merge", nargs="+", type=Path, help="files to merge into --out")
+    parser.add_argument("--update", type=Path, help="a re-measured file at the same settings: "
+                        "measure only the runs it lacks and write it, with them, to --out")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -91,11 +96,22 @@ def main(argv: list[str] | None = None) -> None:
         if (args.store is None) == (args.zoo is None):
             raise BenchError("give one of --store or --zoo (or --merge)")
         settings = dataclasses.replace(CALIBRATED, **json.loads(args.settings))
+        earlier = read_remeasured(args.update) if args.update else {"runs": {}}
+        current = {r.record.key: r.record.created_at for r in (
+            find_zoo_runs(args.zoo) if args.zoo else find_runs(args.store))}
+        # an entry of a record since replaced (a rerun of the same key) is measured again
+        earlier["runs"] = {k: v for k, v in earlier["runs"].items()
+                           if v.get("created_at", current.get(k)) == current.get(k)}
+        if args.update and earlier["settings"] != dataclasses.asdict(settings):
+            raise BenchError(f"--update {args.update} was measured at other settings than "
+                             f"these; measure into a new file")
         index, count = (int(v) for v in args.shard.split("/"))
         runs = measure(args.store, args.data_root, settings, torch.device(args.device),
                        (index, count), set(args.methods.split(",")) if args.methods else None,
                        args.conflict_ratio, args.source, args.backbone,
-                       log=lambda line: print(line, flush=True), zoo=args.zoo)
+                       log=lambda line: print(line, flush=True), zoo=args.zoo,
+                       skip=set(earlier["runs"]))
+        runs = {**earlier["runs"], **runs}
         source = {"zoo": args.zoo.as_posix()} if args.zoo else {"store": str(args.store)}
         write_remeasured(args.out, dataclasses.asdict(settings), runs,
                          {"device": args.device, **source})

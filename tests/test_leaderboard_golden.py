@@ -114,10 +114,12 @@ def test_the_committed_protocol_pages_regenerate_byte_for_byte_from_the_committe
         patch.setitem(protocol.MAIN, "backbone", protocol.BASELINE.name)
         from bench.leaderboard import code_versions
         from bench.zoo_export import kept_keys
+        from bench.cli.leaderboard_cmd import committed_llcs
         rendered, _ = pages.render(records, MethodCatalog.from_registry(), real,
                                    figures_in=committed,
                                    code_versions=code_versions.load(committed / "records"),
-                                   zoo_keys=kept_keys(committed / "models"))
+                                   zoo_keys=kept_keys(committed / "models"),
+                                   llc_remeasured=committed_llcs(committed / "records"))
     protocol_pages = [name for name in rendered if name != "README.md"]
     # every committed page, MNIST's and the other datasets', and no page without records
     committed_pages = sorted(p.name for p in committed.glob("*.md") if p.name != "README.md")

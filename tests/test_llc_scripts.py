@@ -3,9 +3,11 @@ from kept weights on the training split alone, the calibration rule on synthetic
 llc-guard's validation pick, and the trajectory's table."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +245,67 @@ def test_remeasure_from_the_zoo_gives_the_stores_numbers_and_refuses_a_changed_f
     with pytest.raises(SystemExit) as exit_info:
         remeasure.main(["--zoo", str(zoo), *common, "--out", str(tmp_path / "bad.json")])
     assert exit_info.value.code == 2
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards"
+
+
+def test_the_committed_remeasured_llcs_are_at_the_calibrated_settings_for_every_headline_model():
+    from bench.diagnostics.llc import CALIBRATED
+    from bench.diagnostics.llc_remeasured import REMEASURED_FILE
+    from bench.zoo import headline_protocol, read_manifest
+    body = read_remeasured(COMMITTED / "records" / REMEASURED_FILE)
+    assert body["settings"] == dataclasses.asdict(CALIBRATED)
+    zoo = {e.key: e for e in read_manifest(COMMITTED / "models")}
+    assert set(body["runs"]) <= set(zoo)             # every estimate has its model committed
+    headline = {k for k, e in zoo.items() if e.protocol == headline_protocol()}
+    assert headline <= set(body["runs"])             # and every headline model is measured
+    for run in body["runs"].values():
+        assert {"llc", "llc_mcse", "llc_rhat", "llc_converged"} <= set(run)
+
+
+@pytest.mark.slow
+def test_one_committed_estimate_is_reproduced_from_the_zoo(tmp_path):
+    """Re-measures the headline's `erm` seed 0 from the zoo on the shipped MNIST (about a
+    minute on one core) and compares with the committed file (same build: equal; the
+    estimate's own noise, its MCSE, is the bound across builds)."""
+    from bench.diagnostics.llc_remeasured import REMEASURED_FILE
+    from bench.zoo import find
+    body = read_remeasured(COMMITTED / "records" / REMEASURED_FILE)
+    key = find("erm", 0).key
+    remeasure = load_script("llc_remeasure")
+    remeasure.main(["--zoo", str(COMMITTED / "models"), "--methods", "erm",
+                    "--out", str(tmp_path / "erm.json")])
+    again = read_remeasured(tmp_path / "erm.json")["runs"][key]
+    committed = body["runs"][key]
+    assert abs(again["llc"] - committed["llc"]) <= committed["llc_mcse"]
+
+
+def test_update_measures_only_what_the_file_lacks_and_never_reuses_a_replaced_runs_entry(tmp_path):
+    remeasure = load_script("llc_remeasure")
+    store = tmp_path / "runs.sqlite"
+    a = keep(store, seed=0)
+    b = keep(store, seed=1)
+    common = ["--store", str(store), "--conflict-ratio", "0.05", "--source", "mnist-5k",
+              "--backbone", a.spec.backbone, "--settings",
+              json.dumps({"subset": 128, "batch_size": 64, "chains": 2, "burnin": 2,
+                          "draws": 8})]
+    remeasure.main([*common, "--methods", "erm", "--out", str(tmp_path / "first.json")])
+    first = read_remeasured(tmp_path / "first.json")
+    assert first["runs"][a.key]["created_at"] == a.created_at
+    # pretend a's entry is old and b's was made from a record since replaced
+    from bench.diagnostics.llc_remeasured import write_remeasured
+    runs = {a.key: {**first["runs"][a.key], "llc": 123.0},
+            b.key: {**first["runs"][b.key], "llc": 456.0, "created_at": "1999-01-01"}}
+    write_remeasured(tmp_path / "old.json", first["settings"], runs)
+    remeasure.main([*common, "--update", str(tmp_path / "old.json"),
+                    "--out", str(tmp_path / "new.json")])
+    new = read_remeasured(tmp_path / "new.json")["runs"]
+    assert new[a.key]["llc"] == 123.0                       # kept, not measured again
+    assert new[b.key]["llc"] == first["runs"][b.key]["llc"]  # the replaced run's entry redone
+    shown = {r.key: r for r in overlay([a, b], {"runs": runs})}
+    assert shown[a.key].metrics["llc"] == 123.0
+    assert "llc" not in shown[b.key].metrics                # never another record's estimate
+    with pytest.raises(SystemExit):
+        remeasure.main([*common[:-1], json.dumps({"draws": 9}), "--update",
+                        str(tmp_path / "old.json"), "--out", str(tmp_path / "x.json")])

@@ -2,8 +2,10 @@
 
 The file is JSON: ``{"settings": <LLCSettings as a dict>, "measured_at": ..., "device": ...,
 "runs": {<record key>: {"llc": ..., "llc_std": ..., "llc_converged": ..., "llc_mcse": ...,
-"llc_rhat": ..., "llc_ess": ..., "seconds_llc": ...}}}``, one entry per stored run (spec hash
-and seed), so it joins a results store or a record file by key. :func:`overlay` gives records
+"llc_rhat": ..., "llc_ess": ..., "seconds_llc": ..., "created_at": ...}}}``, one entry per
+stored run (spec hash and seed), so it joins a results store or a record file by key; the
+run's ``created_at`` names the very record (and so the weights) measured, so an entry is never
+applied to a later rerun of the same key. :func:`overlay` gives records
 whose LLC metrics are the re-measured ones (the rest of each record untouched), so a page
 renders them with its usual LLC column and equal-budget comparison.
 
@@ -33,7 +35,8 @@ def write_remeasured(path: Path | str, settings: dict, runs: dict[str, dict],
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"settings": settings, **(extra or {}),
-            "runs": {k: {m: v[m] for m in LLC_KEYS if m in v} for k, v in sorted(runs.items())}}
+            "runs": {k: {m: v[m] for m in (*LLC_KEYS, "created_at") if m in v}
+                     for k, v in sorted(runs.items())}}
     path.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
     return path
 
@@ -58,7 +61,9 @@ def overlay(records: Iterable[RunRecord], remeasured: dict) -> list[RunRecord]:
     for record in records:
         copied = copy.copy(record)
         metrics = {k: v for k, v in record.metrics.items() if k not in LLC_KEYS}
-        metrics.update(runs.get(record.key, {}))
+        entry = runs.get(record.key, {})
+        if entry.get("created_at", record.created_at) == record.created_at:
+            metrics.update({k: v for k, v in entry.items() if k in LLC_KEYS})
         copied.metrics = metrics
         out.append(copied)
     return out
