@@ -57,15 +57,19 @@ def measure(store: Path | None, data_root: Path | None, settings: LLCSettings, d
     return out
 
 
-def merge(paths: list[Path]) -> tuple[dict, dict]:
-    settings, runs = None, {}
+def merge(paths: list[Path]) -> tuple[dict, dict, dict]:
+    """(settings, runs, what the files say of where they were measured, where they agree)."""
+    settings, runs, about = None, {}, None
     for path in paths:
         body = read_remeasured(path)
         if settings is not None and body["settings"] != settings:
             raise BenchError(f"{path} was measured at other settings than the first file")
         settings = body["settings"]
         runs.update(body["runs"])
-    return settings, runs
+        extra = {k: v for k, v in body.items() if k not in ("settings", "runs")}
+        about = extra if about is None else {k: v for k, v in about.items()
+                                             if extra.get(k) == v}
+    return settings, runs, about or {}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,8 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.merge:
-            settings, runs = merge(args.merge)
-            write_remeasured(args.out, settings, runs)
+            settings, runs, about = merge(args.merge)
+            write_remeasured(args.out, settings, runs, about)
             print(f"{len(runs)} runs -> {args.out}")
             return
         if (args.store is None) == (args.zoo is None):
