@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# One device session (an H200 with 16 cores, about 9 minutes of work) for issues 25 and 27,
-# side by side, stopped after LIMIT seconds and packed into $OUT (the device tool brings back
-# at most 8 files). Everything it makes is a results store, a JSON file or a log: the
-# leaderboard, the zoo and the docs are built from them afterwards, on the development machine.
+# One device session (an H200 with 16 cores, about 9 minutes of work) for what the CPU could
+# not finish of issues 25, 27 and 28, side by side, stopped after LIMIT seconds and packed into
+# $OUT (the device tool brings back at most 8 files). Everything it makes is a results store, a
+# JSON/CSV file or a log: the leaderboard, the zoo and the docs are built from them afterwards,
+# on the development machine (scripts/export_reruns.sh for the reruns).
 #
 #   OUT=folder bash scripts/gpu_session.sh          (from the repository root)
 #
-#   reruns   issue 25's r = 0.05 rows (erm, jtt, kmeans, groupdro, lff, dfr, group-balanced,
-#            seeds 0-4, default diagnostics, eager steps) into STORE, which holds the reruns the
-#            CPU finished: the sweep resumes it and trains only the seeds it lacks
-#   calibrate  issue 27's stages A and B (docs/llc-calibration.md) on STORE's seed-0/1 models
-#   guard    llc-guard's validation grid (seeds 0 and 1) and its pick (scripts/llc_guard_pick.py)
-#   remeasure  every kept r = 0.05 model of STORE at the picked settings, once the reruns and
-#            the calibration have both ended (if they end in time)
+#   reruns   issue 25/27's r = 0.05 rows with kept weights (erm, jtt, kmeans, groupdro, lff, dfr,
+#            group-balanced, color-kl, ablate-texture, greyscale, seeds 0-4, and erm at 20
+#            epochs, the budget of jtt's and kmeans' reported stage), default diagnostics, into
+#            STORE, which holds the reruns the CPU finished: the sweep resumes it and trains only
+#            the seeds it lacks; then r = 0.02 and 0.01 (erm, jtt, kmeans, groupdro, 3 seeds)
+#   llc      scripts/llc_device.sh parts trajectory and guard (issue 27 items 4 and 5)
+#   lff      issue 28's rows on the lff-cmnist preset (scripts/lff_cmnist_rows.sh)
+#   remeasure  every kept r = 0.05 model of STORE at the calibrated LLC settings, once the r =
+#            0.05 reruns have ended (if they end in time)
 #
-# A smoke run on a CPU, over a store of one-epoch mnist-5k runs of erm, jtt, kmeans and
-# group-balanced (seeds 0, 1), before spending device time on it:
-#   OUT=/tmp/o STORE=/tmp/s/r.sqlite DEVICE=cpu SOURCE=mnist-5k EPOCHS=1 STEPS=260 SEEDS=2 \
-#     WORKERS=1 METHODS=erm LIMIT=600 bash scripts/gpu_session.sh
+# A smoke run on a CPU, over a store of one-epoch mnist-5k runs, before spending device time:
+#   OUT=/tmp/o STORE=/tmp/s/r.sqlite DEVICE=cpu SOURCE=mnist-5k EPOCHS=1 SEEDS=1 WORKERS=1 \
+#     METHODS=erm JOBS=reruns LIMIT=600 bash scripts/gpu_session.sh
 set -u
 OUT=${OUT:?set OUT to the folder that comes back}
 LIMIT=${LIMIT:-480}                       # seconds of work before everything is stopped
@@ -25,16 +27,16 @@ STORE=${STORE:-.gpu/selection.sqlite}     # kept weights beside it: <store witho
 DEVICE=${DEVICE:-cuda}
 SOURCE=${SOURCE:-mnist}
 DATA=${DATA_ROOT:-datasets/data}          # the MNIST files the package ships
-METHODS=${METHODS:-erm,jtt,kmeans,groupdro,lff,dfr,group-balanced}
+METHODS=${METHODS:-erm,jtt,kmeans,groupdro,lff,dfr,group-balanced,color-kl,ablate-texture,greyscale}
 SEEDS=${SEEDS:-5}
-WORKERS=${WORKERS:-9}
-STEPS=${STEPS:-700}
+WORKERS=${WORKERS:-8}
+JOBS=${JOBS:-reruns llc lff}
 EPOCHS=${EPOCHS:-}                        # empty: each method's own
 PY=${PY:-python3}
 WORK=${WORK:-/tmp/gpu-session}
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 export BENCH_CACHE_DIR=${BENCH_CACHE_DIR:-$WORK/cache}
-mkdir -p "$OUT" "$WORK/logs" "$WORK/cal" "$WORK/guard"
+mkdir -p "$OUT" "$WORK/logs" "$WORK/llc" "$WORK/lff"
 T0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - T0 )); }
 log() { echo "[$(elapsed)s] $*" | tee -a "$WORK/logs/driver.log"; }
@@ -73,39 +75,27 @@ stop_all() {
   for name in "${!PIDS[@]}"; do kill -KILL -- "-${PIDS[$name]}" 2> /dev/null; done
 }
 
-CAL="$PY scripts/llc_calibration.py"
-common="--store $STORE --data-root $DATA --device $DEVICE --out $WORK/cal"
-start reruns "$PY -m bench sweep --methods $METHODS --seeds $SEEDS --conflict-ratios 0.05 \
-  --source $SOURCE --data-root $DATA --store $STORE --workers $WORKERS --device $DEVICE ${epochs[*]}"
-start calibrate "
-  $CAL trace $common --steps $STEPS --models erm:0,jtt:0 --setting A1 > $WORK/logs/cal-a1a.log 2>&1 &
-  $CAL trace $common --steps $STEPS --models kmeans:0,group-balanced:0 --setting A1 > $WORK/logs/cal-a1b.log 2>&1 &
-  $CAL trace $common --steps $STEPS --models erm:1,jtt:1 --setting A1 > $WORK/logs/cal-a1c.log 2>&1 &
-  $CAL trace $common --steps $STEPS --models erm:0,jtt:0 --setting A2 > $WORK/logs/cal-a2.log 2>&1 &
-  $CAL trace $common --steps $STEPS --models erm:0,jtt:0 --setting A3 > $WORK/logs/cal-a3.log 2>&1 &
-  wait
-  $CAL analyse --out $WORK/cal --pick $WORK/pick-a.json || exit 1
-  $CAL check $common --models erm:0,jtt:0 --pick $WORK/pick-a.json
-  $CAL analyse --out $WORK/cal --pick $WORK/pick.json"
-guard_run="$PY -m bench run --method llc-guard --source $SOURCE --conflict-ratio 0.05 \
-  --data-root $DATA --device $DEVICE --diagnostics none --store $WORK/guard/grid.sqlite ${epochs[*]}"
-start guard "
-  $guard_run --seeds 2 --workers 2 --set top_fraction=0.05 --set upweight=5 > $WORK/logs/guard-0.log 2>&1 &
-  $guard_run --seeds 2 --workers 2 --set top_fraction=0.05 --set upweight=20 > $WORK/logs/guard-1.log 2>&1 &
-  $guard_run --seeds 2 --workers 2 --set top_fraction=0.2 --set upweight=5 > $WORK/logs/guard-2.log 2>&1 &
-  $guard_run --seeds 2 --workers 2 --set top_fraction=0.2 --set upweight=20 > $WORK/logs/guard-3.log 2>&1 &
-  wait
-  $PY scripts/llc_guard_pick.py --store $WORK/guard/grid.sqlite --out $WORK/guard/pick.json"
+want() { case " $JOBS " in *" $1 "*) return 0;; esac; return 1; }
+sweep="$PY -m bench sweep --source $SOURCE --data-root $DATA --store $STORE --device $DEVICE"
+want reruns && start reruns "
+  $sweep --methods $METHODS --seeds $SEEDS --conflict-ratios 0.05 --workers $WORKERS ${epochs[*]}
+  $sweep --methods erm --epochs 20 --seeds $SEEDS --conflict-ratios 0.05 --workers $WORKERS
+  echo r0.05-done > $WORK/r005.done
+  $sweep --methods erm,jtt,kmeans,groupdro --seeds 3 --conflict-ratios 0.02,0.01 \
+    --diagnostics color,gradcam --workers $WORKERS ${epochs[*]}"
+want llc && start llc "PARTS='trajectory guard' STORE=$STORE DATA_ROOT=$DATA OUT=$WORK/llc \
+  PY=$PY bash scripts/llc_device.sh"
+want lff && start lff "WORKERS=4 BENCH='$PY -m bench' bash scripts/lff_cmnist_rows.sh $WORK/lff \
+  --device $DEVICE"
 
 remeasured=no
 while [ "$(elapsed)" -lt "$LIMIT" ]; do
-  if [ $remeasured = no ] && ! alive reruns && ! alive calibrate && [ -f "$WORK/pick.json" ]; then
-    settings=$("$PY" -c "import json; print(json.dumps(json.load(open('$WORK/pick.json'))['settings']))")
-    log "remeasure at $settings"
+  if [ $remeasured = no ] && [ -f "$WORK/r005.done" ]; then
+    log "remeasure at the calibrated settings"
     start remeasure "
-      for i in 0 1 2 3 4 5; do
+      for i in 0 1 2 3; do
         $PY scripts/llc_remeasure.py --store $STORE --data-root $DATA --device $DEVICE \
-          --settings '$settings' --shard \$i/6 --out $WORK/part-\$i.json > $WORK/logs/remeasure-\$i.log 2>&1 &
+          --shard \$i/4 --out $WORK/part-\$i.json > $WORK/logs/remeasure-\$i.log 2>&1 &
       done
       wait
       $PY scripts/llc_remeasure.py --merge $WORK/part-*.json --out $WORK/llc-remeasured.json"
@@ -119,9 +109,10 @@ done
 stop_all
 for name in "${!PIDS[@]}"; do log "$name: $(tail -n 2 "$WORK/logs/$name.log" | tr '\n' ' ')"; done
 
-# --- pack: stores and weights; LLC files; logs (three files) ---------------------------------
+# --- pack: stores and weights; LLC files; issue 28's store; logs (four files) ----------------
 weights="${STORE%.sqlite}.weights"
 tar czf "$OUT/reruns.tgz" "$STORE" "$weights" 2> /dev/null
-tar czf "$OUT/llc.tgz" -C "$WORK" cal guard $(cd "$WORK" && ls pick*.json llc-remeasured.json 2> /dev/null)
+tar czf "$OUT/llc.tgz" -C "$WORK" llc $(cd "$WORK" && ls llc-remeasured.json 2> /dev/null)
+tar czf "$OUT/lff.tgz" -C "$WORK" lff
 log "packed after $(elapsed)s"
 tar czf "$OUT/logs.tgz" -C "$WORK" logs

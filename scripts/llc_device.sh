@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 27 on one GPU, in parallel processes (about 8 minutes on an H200 with 16 cores):
 #   calibrate   stage A/B of docs/llc-calibration.md on the reruns' kept models -> pick.json
-#   remeasure   every kept run of the store at the picked settings -> llc-remeasured.json
+#               (done on the CPU on 2026-12-04: the pick is bench.diagnostics.llc.CALIBRATED;
+#               not in the default PARTS any more)
+#   remeasure   every kept run of the store at the calibrated settings -> llc-remeasured.json
 #   trajectory  the LLC after every epoch: erm (20 epochs), jtt, kmeans, group-balanced
 #   guard       llc-guard: validation grid (seeds 0, 1) -> pick -> 5 seeds, all diagnostics
 # Usage, from the repository root:
@@ -13,7 +15,7 @@ PY=${PY:-python}
 STORE=${STORE:?set STORE to the results store of the reruns}
 DATA=${DATA_ROOT:-shared/data}
 OUT=${OUT:?set OUT to the output folder}
-PARTS=${PARTS:-calibrate remeasure trajectory guard}
+PARTS=${PARTS:-remeasure trajectory guard}
 export OMP_NUM_THREADS=1
 export BENCH_CACHE_DIR=${BENCH_CACHE_DIR:-/tmp/bench-cache-llc27}   # outside $OUT: large
 mkdir -p "$OUT/logs" "$OUT/cal"
@@ -44,11 +46,10 @@ calibrate() {
   $CAL analyse --out "$OUT/cal" --pick "$OUT/pick.json" > "$OUT/logs/cal-analyse.log" 2>&1
 }
 
-remeasure() {   # $1: store, $2: output file; four shards in parallel
-  local settings; settings=$("$PY" -c "import json; print(json.dumps(json.load(open('$OUT/pick.json'))['settings']))")
+remeasure() {   # $1: store, $2: output file; four shards in parallel, calibrated settings
   for i in 0 1 2 3; do
     "$PY" scripts/llc_remeasure.py --store "$1" --data-root "$DATA" --device cuda \
-      --settings "$settings" --shard $i/4 --out "$OUT/part-$(basename "$2" .json)-$i.json" \
+      --shard $i/4 --out "$OUT/part-$(basename "$2" .json)-$i.json" \
       > "$OUT/logs/remeasure-$(basename "$2" .json)-$i.log" 2>&1 &
   done
   wait
@@ -57,7 +58,7 @@ remeasure() {   # $1: store, $2: output file; four shards in parallel
 }
 
 trajectory() {
-  local common="--data-root $DATA --device cuda --probe --settings {\"chains\":4,\"burnin\":100,\"draws\":150}"
+  local common="--data-root $DATA --device cuda --probe"      # the calibrated settings
   "$PY" scripts/llc_trajectory.py --method erm --set epochs=20 --seeds 0 $common --csv "$OUT/traj-erm20-0.csv" > "$OUT/logs/traj-erm-0.log" 2>&1 &
   "$PY" scripts/llc_trajectory.py --method erm --set epochs=20 --seeds 1 $common --csv "$OUT/traj-erm20-1.csv" > "$OUT/logs/traj-erm-1.log" 2>&1 &
   "$PY" scripts/llc_trajectory.py --method jtt --seeds 0 $common --csv "$OUT/traj-jtt-0.csv" > "$OUT/logs/traj-jtt-0.log" 2>&1 &
@@ -92,11 +93,11 @@ guard() {
 
 if want calibrate || want remeasure; then
   ( want calibrate && { calibrate; log "calibrate rc=$?"; }
-    want remeasure && [ -f "$OUT/pick.json" ] && { remeasure "$STORE" "$OUT/llc-remeasured.json"; log "remeasure rc=$?"; } ) &
+    want remeasure && { remeasure "$STORE" "$OUT/llc-remeasured.json"; log "remeasure rc=$?"; } ) &
 fi
 want trajectory && { ( trajectory; log "trajectory rc=$?" ) & }
 want guard && { ( guard; log "guard rc=$?"
-  [ -f "$OUT/pick.json" ] && [ -f "$OUT/guard.sqlite" ] && remeasure "$OUT/guard.sqlite" "$OUT/llc-remeasured-guard.json" ) & }
+  [ -f "$OUT/guard.sqlite" ] && remeasure "$OUT/guard.sqlite" "$OUT/llc-remeasured-guard.json" ) & }
 wait
 rm -f "$OUT"/part-*.json
 if [ -f "$OUT/llc-remeasured.json" ]; then

@@ -2,7 +2,8 @@
 
 Runs a method exactly as ``bench run`` does (same harness, spec and seeds; no diagnostics, no
 store) with an epoch observer that measures the LLC on the diagnostic's training subset —
-training data only — at the given settings (default: the diagnostic's), and, with
+training data only — at the given settings (default: the calibrated ones, ``bench.diagnostics.llc.CALIBRATED``, at
+which the pages' LLCs are measured), and, with
 ``--probe``, llc-guard's cheap probe beside it (to show whether the cheap one tracks the full
 one). Writes one CSV row per (seed, phase, epoch); ``--from-csv`` merges saved CSVs (several
 methods) into a table and a figure without training.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import sys
@@ -25,7 +27,7 @@ import torch
 from bench.studies.curves import plot_band, summarize_curves
 from bench.data import prepare_splits
 from bench.data import data_spec_of, new_data_spec
-from bench.diagnostics.llc import LLCSettings, estimate_llc
+from bench.diagnostics.llc import CALIBRATED, LLCSettings, estimate_llc
 from bench.diagnostics.pgd import sample_positions
 from bench.errors import BenchError, one_line
 from bench.harness import RunEnvironment, execute, make_spec
@@ -139,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", type=Path)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--settings", default="{}", help="JSON overrides of LLCSettings")
+    parser.add_argument("--settings", default="{}", help="JSON overrides of the calibrated "
+                        "settings (bench.diagnostics.llc.CALIBRATED)")
     parser.add_argument("--probe", action="store_true", help="also llc-guard's cheap probe")
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--from-csv", nargs="+", type=Path)
@@ -153,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
             rows = run_trajectory(args.method, [int(s) for s in args.seeds.split(",")],
                                   args.source, args.conflict_ratio, args.data_root,
                                   torch.device(args.device),
-                                  LLCSettings(**json.loads(args.settings)), overrides,
+                                  dataclasses.replace(CALIBRATED, **json.loads(args.settings)),
+                                  overrides,
                                   args.probe, log=lambda line: print(line, file=sys.stderr,
                                                                      flush=True))
         if args.csv:
