@@ -25,7 +25,7 @@ import torch
 from sklearn.cluster import KMeans
 from torch import nn
 
-from bench.evaluate import EVAL_BATCH, predict
+from bench.evaluate import eval_batch, predict
 from bench.method import RunContext
 
 if TYPE_CHECKING:
@@ -46,8 +46,9 @@ def upweight(mask: torch.Tensor, factor: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def pooled_features(model: nn.Module, images: torch.Tensor,
-                    batch_size: int = EVAL_BATCH) -> torch.Tensor:
+                    batch_size: int | None = None) -> torch.Tensor:
     """``model.features`` (the pooled units) for every image, in eval mode."""
+    batch_size = batch_size or eval_batch(images.device)
     was_training = model.training
     model.eval()
     out = [model.features(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]

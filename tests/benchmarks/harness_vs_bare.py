@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from bench.backbones import ConvGNNet, build_backbone
 from bench.data import prepare_splits
 from bench.datasets.colored_mnist import ColoredMNISTSpec
-from bench.evaluate import EVAL_BATCH, evaluate_splits, predict
+from bench.evaluate import eval_batch, evaluate_splits, predict
 from bench.method import RunContext
 from bench.supervision import SplitView, Supervision, to_float_images
 from bench.training import SGDConfig, train
@@ -68,8 +68,9 @@ def time_bare_forward(model, images: torch.Tensor) -> float:
     start = time.perf_counter()
     model.eval()
     with torch.no_grad():
-        for i in range(0, len(images), EVAL_BATCH):
-            model(images[i:i + EVAL_BATCH]).argmax(1)
+        batch = eval_batch(images.device)
+        for i in range(0, len(images), batch):
+            model(images[i:i + batch]).argmax(1)
     return time.perf_counter() - start
 
 
