@@ -155,10 +155,10 @@ def test_estimates_use_same_method_and_source_nearest_ratio():
 
 
 def test_threads_per_worker_never_oversubscribe():
-    assert threads_per_worker(2, cores=2) == 1
-    assert threads_per_worker(1, cores=2) == 2
-    assert threads_per_worker(4, cores=16) == 4
-    assert threads_per_worker(8, cores=2) == 1
+    assert threads_per_worker(2, cores=2, environ={}) == 1
+    assert threads_per_worker(1, cores=2, environ={}) == 2
+    assert threads_per_worker(4, cores=16, environ={}) == 4
+    assert threads_per_worker(8, cores=2, environ={}) == 1
 
 
 def test_epochs_sets_each_methods_main_training_length():
@@ -200,3 +200,12 @@ def test_default_workers_per_device():
         GPU_WORKERS_CAP
     assert default_workers("cuda", runs=100, cores=16, gpu_free_bytes=3 * gib) == 3
     assert default_workers("cuda", runs=100, cores=16, gpu_free_bytes=gib // 2) == 1
+
+
+def test_threads_per_worker_obeys_omp_num_threads():
+    # the documented way to run side-by-side one-thread processes must not be overridden
+    assert threads_per_worker(1, cores=2, environ={"OMP_NUM_THREADS": "1"}) == 1
+    assert threads_per_worker(1, cores=16, environ={"OMP_NUM_THREADS": "4"}) == 4
+    assert threads_per_worker(8, cores=16, environ={"OMP_NUM_THREADS": "4"}) == 2
+    for unusable in ("", "0", "two", "-1"):
+        assert threads_per_worker(1, cores=2, environ={"OMP_NUM_THREADS": unusable}) == 2
