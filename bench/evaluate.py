@@ -11,7 +11,7 @@ from bench.supervision import to_float_images
 
 # Inference batch by device. An accelerator wants large batches. On a CPU core, a batch of
 # 2,048 makes the suite's small networks memory-bound (their activations outgrow the cache):
-# 128 is about 2.5x faster per image, and the logits are the same bit for bit on every
+# 128 is about 3x faster per image, and the logits are the same bit for bit on every
 # backbone (per-sample convolutions and matrix products do not depend on the batch here;
 # tests/test_evaluate.py checks it, docs/performance.md has the timings).
 EVAL_BATCH = 2048

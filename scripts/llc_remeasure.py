@@ -100,15 +100,17 @@ def main(argv: list[str] | None = None) -> None:
         if (args.store is None) == (args.zoo is None):
             raise BenchError("give one of --store or --zoo (or --merge)")
         settings = dataclasses.replace(CALIBRATED, **json.loads(args.settings))
-        earlier = read_remeasured(args.update) if args.update else {"runs": {}}
-        current = {r.record.key: r.record.created_at for r in (
-            find_zoo_runs(args.zoo) if args.zoo else find_runs(args.store))}
-        # an entry of a record since replaced (a rerun of the same key) is measured again
-        earlier["runs"] = {k: v for k, v in earlier["runs"].items()
-                           if v.get("created_at", current.get(k)) == current.get(k)}
-        if args.update and earlier["settings"] != dataclasses.asdict(settings):
-            raise BenchError(f"--update {args.update} was measured at other settings than "
-                             f"these; measure into a new file")
+        earlier = {"runs": {}}
+        if args.update:
+            earlier = read_remeasured(args.update)
+            if earlier["settings"] != dataclasses.asdict(settings):
+                raise BenchError(f"--update {args.update} was measured at other settings than "
+                                 f"these; measure into a new file")
+            current = {r.record.key: r.record.created_at for r in (
+                find_zoo_runs(args.zoo) if args.zoo else find_runs(args.store))}
+            # an entry of a record since replaced (a rerun of the same key) is measured again
+            earlier["runs"] = {k: v for k, v in earlier["runs"].items()
+                               if v.get("created_at", current.get(k)) == current.get(k)}
         index, count = (int(v) for v in args.shard.split("/"))
         runs = measure(args.store, args.data_root, settings, torch.device(args.device),
                        (index, count), set(args.methods.split(",")) if args.methods else None,

@@ -20,12 +20,9 @@ def rows_by_slug():
     """The pages' rows: the committed records with the committed re-measured LLCs, as
     ``bench leaderboard`` shows them."""
     from bench.cli.leaderboard_cmd import committed_llcs
-    from bench.diagnostics.llc_remeasured import overlay_where_measured
-    from bench.leaderboard.protocol import protocol_of
-    records = read_records_dir(REPO / "leaderboards" / "records")
-    remeasured = committed_llcs(REPO / "leaderboards" / "records")
-    if remeasured is not None:
-        records, _ = overlay_where_measured(records, remeasured, lambda r: protocol_of(r).slug)
+    from bench.leaderboard.pages import with_remeasured_llcs
+    records, _ = with_remeasured_llcs(read_records_dir(REPO / "leaderboards" / "records"),
+                                      committed_llcs(REPO / "leaderboards" / "records"))
     out = {}
     for protocol, recs in group_by_protocol(records).items():
         out[protocol.slug] = {r.label: r for r in build_rows(recs, MethodCatalog.from_registry())}

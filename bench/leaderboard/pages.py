@@ -320,6 +320,15 @@ def index_page(grouped: dict[Protocol, tuple[list[Row], list[RunRecord]]],
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def with_remeasured_llcs(records: list[RunRecord], llc_remeasured: dict | None
+                         ) -> tuple[list[RunRecord], set[str]]:
+    """The records as the pages show them: on every protocol holding a re-measured run, the
+    re-measured LLCs instead of the stored ones; also the slugs of those protocols."""
+    if llc_remeasured is None:
+        return records, set()
+    return overlay_where_measured(records, llc_remeasured, lambda r: protocol_of(r).slug)
+
+
 def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
            figures_in: Path | None = None, selection: str | None = None,
            code_versions: dict | None = None, zoo_keys: set | None = None,
@@ -333,10 +342,7 @@ def render(records: list[RunRecord], catalog: MethodCatalog, command: str,
     models the zoo holds (None: no Models section). ``llc_remeasured``: re-measured LLCs
     (:mod:`bench.diagnostics.llc_remeasured`), shown instead of the stored ones on every
     protocol page that holds one of their runs."""
-    remeasured_slugs: set = set()
-    if llc_remeasured is not None:
-        records, remeasured_slugs = overlay_where_measured(records, llc_remeasured,
-                                                           lambda r: protocol_of(r).slug)
+    records, remeasured_slugs = with_remeasured_llcs(records, llc_remeasured)
     if selection is not None:
         from bench.leaderboard.selection_view import reselect_all
         records = reselect_all(records, selection)
