@@ -103,6 +103,18 @@ class Method(ABC):
     is_reference_model: ClassVar[bool] = False   # e.g. greyscale, group-balanced
     # The hyperparameter ``--epochs`` sets: the method's main training length.
     epochs_field: ClassVar[str] = "epochs"
+    # The LLC localises at the reported weights on the training loss, so it is an LLC only
+    # where those weights sit at a minimum of that loss. A method whose reported model does not
+    # by construction (e.g. a change made after training) says why here; the diagnostic then
+    # records the reason instead of a number and pages show `n/a` (docs/diagnostics.md).
+    llc_not_defined: ClassVar[str] = ""
+
+    @classmethod
+    def llc_training_images(cls, images: torch.Tensor) -> torch.Tensor:
+        """The training images (float, in [0, 1]) as the reported model was fitted to them:
+        what the LLC diagnostic measures the training loss on. Override when ``fit`` trains
+        on a transformed view of the training split."""
+        return images
 
     def __init__(self, hparams: Any = None):
         self.hparams = hparams if hparams is not None else self.Hparams()

@@ -67,6 +67,8 @@ class AblateTexture(Method):
     supervision = Supervision.BIAS_FORM   # decolorize: knows how the colour was painted
     reference = "seed report: automated unit probing of the 16 pooled neurons (3% -> 14%)"
     summary = "ERM, then zero the pooled units that respond to colour texture over digits"
+    llc_not_defined = ("its unit mask is applied after training, so the reported weights are "
+                       "not at a minimum of the training loss")
 
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams

@@ -2,7 +2,8 @@
 
 Every completed run of the protocol (default: full MNIST, r = 0.05, the `baseline` network)
 that kept its weights is measured on its own training subset, exactly as the diagnostic
-would, and the results are written as a re-measured LLC file
+would (on the images as its method trained on them; a method that declares the LLC undefined
+for its models, `Method.llc_not_defined`, is skipped), and the results are written as a re-measured LLC file
 (``bench/diagnostics/llc_remeasured.py``) keyed by record key. No retraining; the store is
 opened read-only; only the training split is built. ``--shard i/n`` measures every n-th run
 (start n processes on one GPU, then ``--merge`` their files).
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from bench.diagnostics import method_class
 from bench.diagnostics.llc import CALIBRATED, LLCSettings, estimate_llc
 from bench.diagnostics.llc_remeasured import read_remeasured, write_remeasured
 from bench.diagnostics.llc_sources import find_runs, find_zoo_runs, training_subset
@@ -45,7 +47,14 @@ def measure(store: Path | None, data_root: Path | None, settings: LLCSettings, d
     index, count = shard
     out = {}
     for run in sorted(runs, key=lambda r: r.record.key)[index::count]:
+        method = method_class(run.record.spec.method)
+        if method is not None and method.llc_not_defined:
+            log(f"{run.label} ({run.record.key}): skipped, LLC not defined for "
+                f"{run.record.spec.method}: {method.llc_not_defined}")
+            continue
         images, labels = training_subset(run.record, settings, data_root, device)
+        if method is not None:
+            images = method.llc_training_images(images)   # as the model was fitted to them
         start = time.perf_counter()
         metrics = estimate_llc(run.model(device), images, labels, settings, device)
         metrics["seconds_llc"] = time.perf_counter() - start

@@ -147,3 +147,41 @@ def test_a_failing_diagnostic_is_recorded_on_a_completed_run(tiny_splits, monkey
     assert record.diagnostic_errors == {"gradcam": "RuntimeError: out of memory"}
     assert "color_following" in record.metrics and "acc_conflicting" in record.metrics
     assert "peak_memory_mb" in record.metrics
+
+
+def test_the_llc_is_measured_as_the_method_trained_and_not_where_it_is_undefined(
+        tiny_splits, monkeypatch):
+    """The hook hands the LLC diagnostic the run's method: greyscale's LLC is measured on the
+    grey digits it was fitted to; ablate-texture's is recorded as not defined, with its
+    reason, instead of a number."""
+    import torch
+    from bench.datasets.colored_mnist import ColoredMNISTSpec
+    from bench.diagnostics import llc as llc_module
+    from bench.harness import RunEnvironment, execute, make_spec
+    from bench.hooks import after_fit_hooks
+    from bench.methods.greyscale import decolorize
+
+    seen = []
+
+    def fake_estimate(model, images, labels, settings, device):
+        seen.append(images)
+        return {"llc": 1.0, "llc_converged": 1.0}
+    monkeypatch.setattr(llc_module, "estimate_llc", fake_estimate)
+    options = HookOptions(diagnostics="llc", diagnostic_settings=("llc.subset=64",),
+                          keep_weights=False)
+    env = RunEnvironment(torch.device("cpu"), after_fit=after_fit_hooks(options))
+
+    def run(method):
+        spec = make_spec(method, {"epochs": 1, "batch_size": 64},
+                         ColoredMNISTSpec(source="mnist-5k"), extras=spec_extras(options))
+        return execute(spec, 0, env, splits=tiny_splits)
+
+    erm, grey = run("erm"), run("greyscale")
+    assert erm.metrics["llc"] == grey.metrics["llc"] == 1.0
+    assert torch.equal(seen[1], decolorize(seen[0]))      # same subset, as greyscale saw it
+    assert not torch.equal(seen[0], seen[1])
+    ablated = run("ablate-texture")
+    assert len(seen) == 2 and "llc" not in ablated.metrics
+    assert ablated.status == "completed" and not ablated.diagnostic_errors
+    assert ablated.diagnostic_notes["llc"].startswith("LLC not defined for this method: its "
+                                                      "unit mask is applied after training")

@@ -91,3 +91,28 @@ def test_the_estimator_table_is_absent_without_mcse_and_the_remeasured_settings_
     assert "re-measured" in text
     assert "2 chains × (50 burn-in + 100 draws)" in text and "≈ 46.2" in text
     assert "4,096-image" in text and "`noise-aware`" in text
+
+
+def test_a_method_that_declares_the_llc_undefined_shows_n_a_and_its_reason():
+    from bench.leaderboard.format import value_cell
+    from bench.leaderboard.tables import COLUMNS
+    records = [measured("erm", s, 2.0 + 0.2 * s, 0.1, 1.0) for s in range(3)]
+    # stored estimates of such a method (made before it declared) are never shown or paired
+    records += [measured("ablate-texture", s, 2.5 + 0.1 * s, 0.1, 1.0) for s in range(3)]
+    catalog = MethodCatalog(llc_undefined={"ablate-texture": "a mask applied after training"})
+    rows = {r.label: r for r in build_rows(records, catalog)}
+    column = next(c for c in COLUMNS if c.metric == "llc")
+    assert value_cell(rows["ablate-texture"], column) == "n/a"
+    assert value_cell(rows["erm"], column) != "n/a"
+    assert rows["ablate-texture"].summary("llc").n == 0
+    text = "\n".join(llc_section(list(rows.values())))
+    assert "`ablate-texture` (a mask applied after training)" in text
+    assert "| ablate-texture |" not in text                 # not in the estimator table
+    undeclared = {r.label: r for r in build_rows(records, MethodCatalog())}
+    assert undeclared["ablate-texture"].summary("llc").n == 3
+
+
+def test_the_registry_catalog_carries_the_methods_declarations():
+    catalog = MethodCatalog.from_registry()
+    assert "ablate-texture" in catalog.llc_undefined
+    assert "erm" not in catalog.llc_undefined and "greyscale" not in catalog.llc_undefined

@@ -309,3 +309,28 @@ def test_update_measures_only_what_the_file_lacks_and_never_reuses_a_replaced_ru
     with pytest.raises(SystemExit):
         remeasure.main([*common[:-1], json.dumps({"draws": 9}), "--update",
                         str(tmp_path / "old.json"), "--out", str(tmp_path / "x.json")])
+
+
+def test_remeasure_skips_methods_that_declare_the_llc_undefined_and_uses_each_methods_view(
+        tmp_path, monkeypatch):
+    from bench.methods.greyscale import decolorize
+    remeasure = load_script("llc_remeasure")
+    seen = {}
+
+    def fake_estimate(model, images, labels, settings, device):
+        seen[len(seen)] = images
+        return {"llc": 1.0, "llc_mcse": 0.1, "llc_rhat": 1.0, "llc_converged": 1.0}
+    monkeypatch.setattr(remeasure, "estimate_llc", fake_estimate)
+    store = tmp_path / "runs.sqlite"
+    erm = keep(store, "erm", metrics={"acc_conflicting": 0.1})
+    grey = keep(store, "greyscale", metrics={"acc_conflicting": 0.3})
+    ablated = keep(store, "ablate-texture", metrics={"acc_conflicting": 0.2})
+    lines = []
+    out = remeasure.measure(store, None, TINY, torch.device("cpu"), (0, 1), None, 0.05,
+                            "mnist-5k", erm.spec.backbone, log=lines.append)
+    assert set(out) == {erm.key, grey.key}
+    assert any("skipped, LLC not defined for ablate-texture" in line for line in lines)
+    first, second = seen[0], seen[1]                  # same subset; one of them decolourised
+    assert torch.equal(first, decolorize(second)) or torch.equal(second, decolorize(first))
+    assert not torch.equal(first, second)
+    assert ablated.key not in out

@@ -36,6 +36,9 @@ class NotApplicable(Exception):
 class Diagnostic:
     settings: type
     run: Callable[..., dict[str, float]]
+    # run(..., method=the run's Method class): for a diagnostic whose meaning depends on how
+    # the method trained (the LLC: on which images, and whether it is defined at all)
+    reads_method: bool = False
 
 
 # Cheap ones first, so a failure in an expensive one still leaves the cheap numbers logged.
@@ -43,7 +46,7 @@ DIAGNOSTICS: dict[str, Diagnostic] = {
     "color": Diagnostic(ColorSettings, run_color),
     "gradcam": Diagnostic(GradCAMSettings, run_gradcam),
     "pgd": Diagnostic(PGDSettings, run_pgd),
-    "llc": Diagnostic(LLCSettings, run_llc),
+    "llc": Diagnostic(LLCSettings, run_llc, reads_method=True),
 }
 
 
@@ -164,6 +167,15 @@ def settings_options(settings: dict[str, dict[str, Any]]) -> list[str]:
             for name, key, value in changed_settings(settings)]
 
 
+def method_class(name: str) -> type | None:
+    """The registered Method class of ``name``; None where it is not registered here."""
+    from bench.registry import METHODS, RegistryError
+    try:
+        return METHODS.get(name)
+    except RegistryError:
+        return None
+
+
 def make_after_fit():
     """The after-fit hook: runs the diagnostics the record's spec names, at the settings the
     spec holds. A diagnostic that raises is recorded as that diagnostic's error on the run
@@ -175,7 +187,10 @@ def make_after_fit():
             ctx.progress.start(f"diagnostic {name}", 1)
             start = time.perf_counter()
             try:
-                out.update(DIAGNOSTICS[name].run(model, splits, ctx, settings))
+                diagnostic = DIAGNOSTICS[name]
+                extra = {"method": method_class(record.spec.method)} if diagnostic.reads_method \
+                    else {}
+                out.update(diagnostic.run(model, splits, ctx, settings, **extra))
             except KeyboardInterrupt:
                 raise
             except NotApplicable as exc:

@@ -254,8 +254,16 @@ def _full_loss(model: nn.Module, loader: DataLoader, loss: Loss) -> float:
     return float(np.mean(total)) if total else float("nan")
 
 
-def run_llc(model: nn.Module, splits, ctx, settings: LLCSettings) -> dict[str, float]:
+def run_llc(model: nn.Module, splits, ctx, settings: LLCSettings,
+            method: type | None = None) -> dict[str, float]:
+    """The LLC on a fixed subset of the training split, as ``method`` (its class; None: plain
+    images) was fitted to it; not applicable where the method declares it undefined."""
+    from bench.diagnostics import NotApplicable
     from bench.diagnostics.pgd import sample_positions
+    if method is not None and method.llc_not_defined:
+        raise NotApplicable(f"LLC not defined for this method: {method.llc_not_defined}")
     index = sample_positions(len(ctx.train), settings.subset, settings.seed).to(ctx.device)
-    return estimate_llc(model, ctx.train.images[index], ctx.train.labels[index], settings,
-                        ctx.device)
+    images = ctx.train.images[index]
+    if method is not None:
+        images = method.llc_training_images(images)
+    return estimate_llc(model, images, ctx.train.labels[index], settings, ctx.device)

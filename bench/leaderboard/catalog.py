@@ -31,12 +31,14 @@ class MethodCatalog:
     # labelled by what differs from the preset, not from the seed protocol
     protocol_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(
         default_factory=dict)
+    # method -> why the LLC is not defined for its models (Method.llc_not_defined)
+    llc_undefined: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_registry(cls) -> "MethodCatalog":
         from bench.hparams import added_later, resolve
         from bench.registry import METHODS, PROTOCOLS
-        defaults, references, supervisions, optional = {}, set(), {}, {}
+        defaults, references, supervisions, optional, llc_undefined = {}, set(), {}, {}, {}
         presets = {n: p for n, p in PROTOCOLS.items() if p.named_in_records}
         by_protocol: dict[str, dict[str, Any]] = {name: {} for name in presets}
         for name, method in METHODS.items():
@@ -48,7 +50,10 @@ class MethodCatalog:
                     resolve(method.Hparams, preset.overrides_for(name)))
             if getattr(method, "is_reference_model", False):
                 references.add(name)
-        return cls(defaults, frozenset(references), supervisions, optional, by_protocol)
+            if getattr(method, "llc_not_defined", ""):
+                llc_undefined[name] = method.llc_not_defined
+        return cls(defaults, frozenset(references), supervisions, optional, by_protocol,
+                   llc_undefined)
 
     def is_reference(self, method: str) -> bool:
         if method in self.defaults:

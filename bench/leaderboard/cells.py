@@ -6,8 +6,10 @@ own mark, so a reader can tell "not measured" from "measured and excluded":
 - ``—``    not measured (the run did not compute it);
 - ``n/c``  an LLC whose SGLD chains did not pass the convergence check;
 - ``<0``   a negative LLC: the weights are not at a local minimum of the loss it is measured
-           on (e.g. ``greyscale``, trained on grey images, measured on coloured ones), so it is
-           not an LLC;
+           on (e.g. a model measured on images it was not trained on), so it is not an LLC;
+- ``n/a``  not defined for the row's method, which says why (``Method.llc_not_defined``: its
+           reported weights are by construction at no minimum of the training loss); a
+           property of the row, not of a seed;
 - ``few``  a statistic over a model-dependent population (ε-to-flip on correctly classified
            images) where that seed had fewer than ``MIN_IMAGES`` such images.
 
@@ -24,12 +26,14 @@ NOT_MEASURED = "—"
 NOT_CONVERGED = "n/c"
 NEGATIVE = "<0"
 TOO_FEW = "few"
+NOT_DEFINED = "n/a"
 MARKS = {
     NOT_MEASURED: "not measured",
     NOT_CONVERGED: "LLC chains did not pass the convergence check",
     NEGATIVE: "negative LLC: the weights are not at a minimum of the loss it is measured on, "
               "so it is no estimate",
     TOO_FEW: "fewer than {min_images} correctly classified images in that seed's sample",
+    NOT_DEFINED: "not defined for the row's method (the LLC section says why)",
 }
 # An ε-to-flip median over fewer images than this says little about the model: such seeds
 # do not count (the sampled 500 images per split leave JTT ~400 correct conflicting ones, a

@@ -37,7 +37,10 @@ def training_budget(row: Row) -> tuple[int, int] | None:
 
 
 def valid_values(row: Row, metric: str) -> dict[int, float | None]:
-    """Seed -> the seed's valid value (flagged or out-of-range estimates left out)."""
+    """Seed -> the seed's valid value (flagged or out-of-range estimates left out; none where
+    the row's method declares the metric undefined)."""
+    if metric in row.undefined:
+        return {}
     return {r.seed: value for r in row.records
             if (value := valid_value(metric, r.metrics)) is not None}
 
@@ -67,6 +70,16 @@ def _median(values: list[float], digits: int) -> str:
     return f"{statistics.median(values):.{digits}f}" if values else NOT_MEASURED
 
 
+def undefined_lines(rows: list[Row]) -> list[str]:
+    """The rows whose method declares the LLC undefined (``n/a``), each with its reason."""
+    reasons = [f"`{markdown_text(row.label)}` ({markdown_text(row.undefined[LLC])})"
+               for row in rows if LLC in row.undefined]
+    if not reasons:
+        return []
+    return ["Not defined (`n/a`), as the method declares, so not measured: "
+            + "; ".join(reasons) + ".", ""]
+
+
 def estimator_table(rows: list[Row]) -> list[str]:
     """Every row with an LLC: seeds measured, seeds whose estimate counts, the mean ± std over
     those, and the median MCSE and split-R̂ of the measured seeds' chains."""
@@ -74,7 +87,7 @@ def estimator_table(rows: list[Row]) -> list[str]:
              "median MCSE | median R̂ |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         measured = [r for r in row.records if r.metrics.get(LLC) is not None]
-        if not measured:
+        if not measured or LLC in row.undefined:
             continue
         summary = row.summary(LLC)
         cell = (f"{summary.mean:.2f} ± {summary.std:.2f}" if summary.n >= 2
@@ -108,6 +121,7 @@ def llc_section(rows: list[Row], remeasured_settings: dict | None = None) -> lis
                   "estimate ≥ 0), their mean ± std, and the median over the measured seeds "
                   "of the chains' Monte Carlo standard error and split-R̂.", "",
                   *estimator_table(rows), ""]
+    lines += undefined_lines(rows)
     lines += ["The LLC grows or shrinks with training length as well as with the method, so the "
               "table's LLC column does not compare rows trained for different budgets. Here "
               "each row is compared with the `erm` row of the same `epochs` and `batch_size` "

@@ -3,7 +3,7 @@ themselves where a mean misdescribes them or they are too few to test, and the m
 why seeds were left out (:mod:`bench.leaderboard.cells`)."""
 from __future__ import annotations
 
-from bench.leaderboard.cells import NOT_MEASURED, Excluded, valid_value
+from bench.leaderboard.cells import NOT_DEFINED, NOT_MEASURED, Excluded, valid_value
 from bench.leaderboard.stats import (MIN_SEEDS_FOR_GAP, accuracy_interval, is_clumped,
                                      mean_std, median_iqr)
 
@@ -58,7 +58,10 @@ def seeds_cell(values: dict[int, float | None], scale: float, digits: int, *,
 
 
 def value_cell(row, column) -> str:
-    """A table cell: ``column.metric`` over the row's seeds."""
+    """A table cell: ``column.metric`` over the row's seeds (``n/a`` where the row's method
+    declares it undefined)."""
+    if column.metric in row.undefined:
+        return NOT_DEFINED
     values = {r.seed: valid_value(column.metric, r.metrics) for r in row.records}
     return seeds_cell(values, column.scale, column.digits, accuracy=column.with_ci,
                       images=scored_images(row.records) if column.with_ci else None,

@@ -74,6 +74,8 @@ class Row:
     recorded_supervision: str | None = None
     failed: int = 0                           # seeds that failed and have no completed run
     summaries: dict[str, Summary] = field(default_factory=dict)
+    # metric -> why it is not defined for this row's method (shown as n/a, never averaged)
+    undefined: dict[str, str] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -88,8 +90,9 @@ class Row:
 
     def summary(self, metric: str) -> Summary:
         if metric not in self.summaries:
-            self.summaries[metric] = summarize([valid_value(metric, r.metrics)
-                                                for r in self.records])
+            self.summaries[metric] = summarize([
+                None if metric in self.undefined else valid_value(metric, r.metrics)
+                for r in self.records])
         return self.summaries[metric]
 
 
@@ -210,7 +213,9 @@ def build_rows(records: list[RunRecord], catalog: MethodCatalog) -> list[Row]:
                         catalog.is_reference(spec.method), recs,
                         catalog.non_default(spec.method, spec.hparams, preset_of(spec)),
                         failed=len(failed.get(spec_hash, ())),
-                        recorded_supervision=markdown_text(", ".join(recorded)) or None))
+                        recorded_supervision=markdown_text(", ".join(recorded)) or None,
+                        undefined=({"llc": catalog.llc_undefined[spec.method]}
+                                   if spec.method in catalog.llc_undefined else {})))
     rank_rows(rows)
     return order_rows(rows)
 
