@@ -67,3 +67,28 @@ def test_a_selection_rule_s_pick_can_be_claimed():
     assert claimed_value("pick:last-epoch:epoch", rec) == 20.0
     assert claimed_value("pick:val-acc:acc_conflicting", rec) is None
     assert claimed_value("acc_conflicting", rec) == 0.9
+
+
+def test_a_paired_difference_can_be_claimed_as_the_page_computes_it():
+    from bench.leaderboard.comparisons import equal_budget_pairs
+    from bench.record import RunRecord, RunSpec
+    data = {"source": "mnist", "conflict_ratio": 0.05, "mode": "background"}
+
+    def rec(method, seed, llc, converged=1.0):
+        spec = RunSpec(method, {"epochs": 20, "batch_size": 16}, data)
+        return RunRecord(spec, seed, "completed", "none",
+                         {"acc_conflicting": 0.5, "llc": llc, "llc_converged": converged})
+    records = [rec("erm", s, 2.0 + 0.1 * s) for s in range(4)]
+    records += [rec("jtt", 0, 3.0), rec("jtt", 1, 2.6), rec("jtt", 2, 3.1),
+                rec("jtt", 3, 9.0, converged=0.0)]         # seed 3 not a pair
+    rows = {"page": {r.label: r for r in build_rows(records, MethodCatalog())}}
+    (_, _, test), = equal_budget_pairs(list(rows["page"].values()))
+    body = "page|jtt|minus:erm:llc"
+    text = (f"+{test.mean_diff:.2f}<!--claim {body}|mean|+.2f--> over "
+            f"3<!--claim {body}|n|.0f--> pairs, p = {test.p_value:.3f}<!--claim {body}|p|.3f-->, "
+            f"seed 1 +0.50<!--claim {body}|seed=1|+.2f-->")
+    assert check(find_claims(text), rows) == []
+    stale = check(find_claims("4<!--claim page|jtt|minus:erm:llc|n|.0f-->"), rows)
+    assert stale and "the records say 3" in stale[0]
+    assert "no row 'ermx'" in check(find_claims("1<!--claim page|jtt|minus:ermx:llc|n|.0f-->"),
+                                    rows)[0]

@@ -7,7 +7,10 @@ marker right after it naming where it comes from::
 
 Fields: the protocol page's slug (``headline`` for the main protocol), the row label as the
 page shows it, the metric (or ``pick:RULE:METRIC``, ``pick:RULE:epoch``: a selection rule's
-pick), the statistic (``mean``, ``std``, ``min``, ``max``, ``n`` or ``seed=K``) and a format (a Python format spec, with an optional ``100*`` scale: ``100*.1f``
+pick; or ``minus:ROW B:METRIC``: the per-seed difference row − ROW B over the seeds where both
+have a valid value, as the pages' paired comparisons take it), the statistic (``mean``,
+``std``, ``min``, ``max``, ``n``, ``seed=K``, or ``p``: the two-sided paired t-test's p of a
+``minus:`` difference) and a format (a Python format spec, with an optional ``100*`` scale: ``100*.1f``
 writes 0.027 as ``2.7``). ``tests/test_docs_claims.py`` recomputes every marked number from the
 records and fails when the text no longer says it, so a sentence is corrected when its number
 moves. A reader sees only the number.
@@ -19,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from bench.leaderboard.cells import valid_value
-from bench.leaderboard.stats import mean_std
+from bench.leaderboard.stats import compare, mean_std
 
 CLAIM = re.compile(r"(?P<value>[-+]?\d[\d,]*(?:\.\d+)?%?)<!--claim (?P<body>[^>]*?)-->")
 
@@ -87,8 +90,24 @@ def check(claims: list[Claim], rows_by_slug: dict[str, dict[str, object]]) -> li
         if row is None:
             problems.append(f"line {claim.line}: no row {claim.row!r} on page {claim.slug!r}")
             continue
-        values = {r.seed: claimed_value(claim.metric, r) for r in row.records}
-        expected = render(statistic(values, claim.stat), claim.fmt)
+        if claim.metric.startswith("minus:"):
+            _, other_label, metric = claim.metric.split(":", 2)
+            other = rows.get(other_label)
+            if other is None:
+                problems.append(f"line {claim.line}: no row {other_label!r} on page "
+                                f"{claim.slug!r}")
+                continue
+            mine = {r.seed: claimed_value(metric, r) for r in row.records}
+            theirs = {r.seed: claimed_value(metric, r) for r in other.records}
+            values = {s: v - theirs[s] for s, v in mine.items()
+                      if v is not None and theirs.get(s) is not None}
+            if claim.stat == "p":
+                expected = render(compare(values, {s: 0.0 for s in values}).p_value, claim.fmt)
+            else:
+                expected = render(statistic(values, claim.stat), claim.fmt)
+        else:
+            values = {r.seed: claimed_value(claim.metric, r) for r in row.records}
+            expected = render(statistic(values, claim.stat), claim.fmt)
         if expected != claim.value:
             problems.append(f"line {claim.line}: says {claim.value}, the records say {expected} "
                             f"({claim.row}, {claim.metric}, {claim.stat} on {claim.slug})")
