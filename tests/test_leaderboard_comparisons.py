@@ -116,3 +116,23 @@ def test_the_registry_catalog_carries_the_methods_declarations():
     catalog = MethodCatalog.from_registry()
     assert "ablate-texture" in catalog.llc_undefined
     assert "erm" not in catalog.llc_undefined and "greyscale" not in catalog.llc_undefined
+
+
+def test_pairs_are_separated_only_where_holm_over_the_table_rejects():
+    # lff's pair alone would pass p < 0.05; in a family of three pairs Holm rejects the
+    # smallest p at 0.05 / 3 (jtt) and then needs 0.05 / 2 for the next (lff's ~0.03 fails)
+    records = [rec("erm", s, 2.0 + 0.3 * s, 10) for s in range(4)]
+    records += [rec("jtt", s, 2.0 + 0.3 * s + d, 10)
+                for s, d in enumerate((5.0, 5.1, 4.9, 5.05))]                    # p ~ 1e-6
+    records += [rec("lff", s, 2.0 + 0.3 * s + d, 10)
+                for s, d in enumerate((1.0, 2.5, 0.8, 2.9))]                     # p ~ 0.03
+    records += [rec("kmeans", s, 2.0 + 0.3 * s + d, 10)
+                for s, d in enumerate((0.4, -0.5, 0.1, -0.2))]                   # p ~ 0.9
+    rows = list(rows_of(records).values())
+    p = {a.method: t.p_value for a, _, t in equal_budget_pairs(rows)}
+    assert p["jtt"] < 0.001 and 0.025 < p["lff"] < 0.05 and p["kmeans"] > 0.5
+    lines = {line.split(" | ")[0].strip("| "): line for line in llc_section(rows)
+             if line.startswith("| ") and " erm " in line}
+    assert lines["jtt"].endswith("| separated |")
+    assert lines["lff"].endswith("| not separated |")
+    assert lines["kmeans"].endswith("| not separated |")

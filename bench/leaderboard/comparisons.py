@@ -19,7 +19,7 @@ import math
 import statistics
 from itertools import product
 
-from bench.leaderboard.stats import SIGNIFICANCE, Comparison, compare
+from bench.leaderboard.stats import FAMILY_LEVEL, Comparison, compare, holm_rejections
 from bench.diagnostics.llc_remeasured import settings_text
 from bench.escape import markdown_text
 from bench.leaderboard.cells import NOT_MEASURED, valid_value
@@ -127,17 +127,22 @@ def llc_section(rows: list[Row], remeasured_settings: dict | None = None) -> lis
               "each row is compared with the `erm` row of the same `epochs` and `batch_size` "
               "over their shared "
               "seeds with converged chains: mean difference ± std of the per-seed differences, "
-              f"paired t-test, two-sided p (significant below {SIGNIFICANCE:g}).", ""]
+              "paired t-test, two-sided p; a pair is *separated* only where Holm's correction "
+              f"over all the pairs of this table rejects it at family-wise {FAMILY_LEVEL:g}.",
+              ""]
     pairs = equal_budget_pairs(rows)
     if not pairs:
         return lines + ["_No row shares a training budget and two seeds with an LLC with an "
                         "`erm` row._", ""]
-    lines += ["| row A | row B (erm) | epochs, batch | pairs | LLC A − B | p |", "|---|---|---|---|---|---|"]
-    for a, b, test in pairs:
+    separated = holm_rejections({i: test.p_value for i, (_, _, test) in enumerate(pairs)})
+    lines += ["| row A | row B (erm) | epochs, batch | pairs | LLC A − B | p | Holm |",
+              "|---|---|---|---|---|---|---|"]
+    for i, (a, b, test) in enumerate(pairs):
         diffs = [va - vb for s, va in valid_values(a, LLC).items()
                  if va is not None and (vb := valid_values(b, LLC).get(s)) is not None]
         spread = math.sqrt(sum((d - test.mean_diff) ** 2 for d in diffs) / (len(diffs) - 1))
         epochs, batch = training_budget(a)
         lines.append(f"| {a.label} | {b.label} | {epochs}, {batch} | {test.n} | "
-                     f"{test.mean_diff:+.2f} ± {spread:.2f} | {_p(test.p_value)} |")
+                     f"{test.mean_diff:+.2f} ± {spread:.2f} | {_p(test.p_value)} | "
+                     f"{'separated' if i in separated else 'not separated'} |")
     return lines + [""]
