@@ -50,6 +50,10 @@ def test_declares_its_contract(name):
     assert (cls.Hparams.__doc__ or "").strip(), "cite the source of the defaults in the docstring"
     assert isinstance(cls.supervision, Supervision)
     assert cls.reference.strip() and cls.summary.strip()
+    # the LLC declarations: a reason in words, or none; a view that keeps the batch's shape
+    assert isinstance(cls.llc_not_defined, str)
+    images = torch.rand(4, 3, 28, 28)
+    assert cls.llc_training_images(images).shape == images.shape
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
