@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from bench.diagnostics import method_class
-from bench.diagnostics.llc import CALIBRATED, LLCSettings, estimate_llc
+from bench.diagnostics import NotApplicable, method_class
+from bench.diagnostics.llc import CALIBRATED, LLCSettings, estimate_llc, images_as_fitted
 from bench.diagnostics.llc_remeasured import read_remeasured, write_remeasured
 from bench.diagnostics.llc_sources import find_runs, find_zoo_runs, training_subset
 from bench.errors import BenchError, one_line
@@ -47,14 +47,12 @@ def measure(store: Path | None, data_root: Path | None, settings: LLCSettings, d
     index, count = shard
     out = {}
     for run in sorted(runs, key=lambda r: r.record.key)[index::count]:
-        method = method_class(run.record.spec.method)
-        if method is not None and method.llc_not_defined:
-            log(f"{run.label} ({run.record.key}): skipped, LLC not defined for "
-                f"{run.record.spec.method}: {method.llc_not_defined}")
-            continue
         images, labels = training_subset(run.record, settings, data_root, device)
-        if method is not None:
-            images = method.llc_training_images(images)   # as the model was fitted to them
+        try:
+            images = images_as_fitted(method_class(run.record.spec.method), images)
+        except NotApplicable as why:
+            log(f"{run.label} ({run.record.key}): skipped, {why}")
+            continue
         start = time.perf_counter()
         metrics = estimate_llc(run.model(device), images, labels, settings, device)
         metrics["seconds_llc"] = time.perf_counter() - start

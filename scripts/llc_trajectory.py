@@ -27,7 +27,8 @@ import torch
 from bench.studies.curves import plot_band, summarize_curves
 from bench.data import prepare_splits
 from bench.data import data_spec_of, new_data_spec
-from bench.diagnostics.llc import CALIBRATED, LLCSettings, estimate_llc
+from bench.diagnostics import NotApplicable, method_class
+from bench.diagnostics.llc import CALIBRATED, LLCSettings, estimate_llc, images_as_fitted
 from bench.diagnostics.pgd import sample_positions
 from bench.errors import BenchError, one_line
 from bench.harness import RunEnvironment, execute, make_spec
@@ -40,14 +41,16 @@ from bench.supervision import to_float_images
 class LLCRecorder:
     """Epoch observer: one row per (phase, epoch) with the LLC metrics (and the probe's)."""
 
-    def __init__(self, train, settings: LLCSettings, device: torch.device, probe: bool):
+    def __init__(self, train, settings: LLCSettings, device: torch.device, probe: bool,
+                 method: type | None = None):
         self.settings, self.device = settings, device
         self.probe = LLCGuardHparams().probe() if probe else None
         self.rows: list[dict] = []
         self._subsets = {}
         for s in [settings] + ([self.probe] if probe else []):
             index = sample_positions(len(train), s.subset, s.seed)
-            self._subsets[s] = (to_float_images(train.images[index], device),
+            images = to_float_images(train.images[index], device)
+            self._subsets[s] = (images_as_fitted(method, images),   # as the diagnostic sees them
                                 train.labels[index].to(device))
 
     def __call__(self, phase: str, epoch: int, model) -> None:
@@ -68,7 +71,7 @@ def run_trajectory(method: str, seeds: list[int], source: str, ratio: float,
     for seed in seeds:
         splits = prepare_splits(data_spec_of(spec, seed), spec.dataset,
                                 data_root)
-        recorder = LLCRecorder(splits.train, settings, device, probe)
+        recorder = LLCRecorder(splits.train, settings, device, probe, method_class(method))
         record = execute(spec, seed, RunEnvironment(device, data_root,
                                                     epoch_observer=recorder), splits)
         if record.status != "completed":
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         print(table(rows))
         if args.png:
             plot(rows, args.png)
-    except (BenchError, RegistryError, ValueError) as exc:
+    except (BenchError, RegistryError, ValueError, NotApplicable) as exc:
         sys.stderr.write(f"llc_trajectory: error: {one_line(exc)}\n")
         raise SystemExit(2) from None
 

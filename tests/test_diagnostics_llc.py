@@ -144,3 +144,15 @@ def test_fewer_examples_than_a_batch_still_sample(trained):
     assert math.isfinite(out["llc"])
     with pytest.raises(ValueError, match="at least 2"):
         estimate_llc(model, x[:1], y[:1], settings, torch.device("cpu"))
+
+
+def test_images_as_fitted_is_each_methods_declared_view():
+    from bench.diagnostics import NotApplicable, method_class
+    from bench.diagnostics.llc import images_as_fitted
+    from bench.methods.greyscale import decolorize
+    images = torch.rand(4, 3, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert images_as_fitted(None, images) is images
+    assert torch.equal(images_as_fitted(method_class("erm"), images), images)
+    assert torch.equal(images_as_fitted(method_class("greyscale"), images), decolorize(images))
+    with pytest.raises(NotApplicable, match="unit mask"):
+        images_as_fitted(method_class("ablate-texture"), images)

@@ -329,8 +329,28 @@ def test_remeasure_skips_methods_that_declare_the_llc_undefined_and_uses_each_me
     out = remeasure.measure(store, None, TINY, torch.device("cpu"), (0, 1), None, 0.05,
                             "mnist-5k", erm.spec.backbone, log=lines.append)
     assert set(out) == {erm.key, grey.key}
-    assert any("skipped, LLC not defined for ablate-texture" in line for line in lines)
+    skipped = [line for line in lines if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].startswith("ablate-texture")
+    assert "LLC not defined for this method" in skipped[0]
     first, second = seen[0], seen[1]                  # same subset; one of them decolourised
     assert torch.equal(first, decolorize(second)) or torch.equal(second, decolorize(first))
     assert not torch.equal(first, second)
     assert ablated.key not in out
+
+
+def test_trajectory_measures_each_method_as_it_was_fitted(tiny_splits):
+    from bench.diagnostics import NotApplicable, method_class
+    from bench.methods.greyscale import decolorize
+    traj = load_script("llc_trajectory")
+    plain = traj.LLCRecorder(tiny_splits.train, TINY, torch.device("cpu"), probe=False,
+                             method=method_class("erm"))
+    grey = traj.LLCRecorder(tiny_splits.train, TINY, torch.device("cpu"), probe=False,
+                            method=method_class("greyscale"))
+    (plain_images, plain_labels), = plain._subsets.values()
+    (grey_images, grey_labels), = grey._subsets.values()
+    assert torch.equal(plain_labels, grey_labels)
+    assert torch.equal(grey_images, decolorize(plain_images))
+    assert not torch.equal(grey_images, plain_images)
+    with pytest.raises(NotApplicable, match="LLC not defined"):
+        traj.LLCRecorder(tiny_splits.train, TINY, torch.device("cpu"), probe=False,
+                         method=method_class("ablate-texture"))

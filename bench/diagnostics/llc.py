@@ -254,16 +254,25 @@ def _full_loss(model: nn.Module, loader: DataLoader, loss: Loss) -> float:
     return float(np.mean(total)) if total else float("nan")
 
 
+def images_as_fitted(method: type | None, images: torch.Tensor) -> torch.Tensor:
+    """The training images as ``method`` (its class; None: plain images) fitted its model to
+    them, which is what its LLC is measured on (``Method.llc_training_images``). Raises
+    NotApplicable where the method declares its LLC undefined (``Method.llc_not_defined``).
+    The one statement of that rule: the diagnostic, the re-measurement and the trajectory
+    script all call it."""
+    from bench.diagnostics import NotApplicable
+    if method is None:
+        return images
+    if method.llc_not_defined:
+        raise NotApplicable(f"LLC not defined for this method: {method.llc_not_defined}")
+    return method.llc_training_images(images)
+
+
 def run_llc(model: nn.Module, splits, ctx, settings: LLCSettings,
             method: type | None = None) -> dict[str, float]:
-    """The LLC on a fixed subset of the training split, as ``method`` (its class; None: plain
-    images) was fitted to it; not applicable where the method declares it undefined."""
-    from bench.diagnostics import NotApplicable
+    """The LLC on a fixed subset of the training split, as ``method`` was fitted to it
+    (``images_as_fitted``)."""
     from bench.diagnostics.pgd import sample_positions
-    if method is not None and method.llc_not_defined:
-        raise NotApplicable(f"LLC not defined for this method: {method.llc_not_defined}")
     index = sample_positions(len(ctx.train), settings.subset, settings.seed).to(ctx.device)
-    images = ctx.train.images[index]
-    if method is not None:
-        images = method.llc_training_images(images)
+    images = images_as_fitted(method, ctx.train.images[index])
     return estimate_llc(model, images, ctx.train.labels[index], settings, ctx.device)
