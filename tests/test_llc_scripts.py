@@ -18,6 +18,7 @@ from bench.datasets.colored_mnist import ColoredMNISTSpec
 from bench.diagnostics.llc import LLCSettings
 from bench.diagnostics.llc_remeasured import overlay, read_remeasured
 from bench.diagnostics.llc_sources import find_runs, read_records, training_subset
+from bench.errors import BenchError
 from bench.harness import make_spec
 from bench.record import RunRecord
 from bench.store import Store
@@ -354,3 +355,25 @@ def test_trajectory_measures_each_method_as_it_was_fitted(tiny_splits):
     with pytest.raises(NotApplicable, match="LLC not defined"):
         traj.LLCRecorder(tiny_splits.train, TINY, torch.device("cpu"), probe=False,
                          method=method_class("ablate-texture"))
+
+
+def test_probe_check_summarises_how_the_probe_follows_the_full_estimate():
+    from bench.methods.llc_guard import LLCGuardHparams
+    check = load_script("llc_probe_check")
+    assert check.probe_at(0) == LLCGuardHparams().probe()      # seed 0 is the guard's own probe
+    assert check.probe_at(3).seed == 3
+    full = [1.0, 2.0, 3.0, 4.0]
+    rows = [{"method": "erm" if i < 2 else "jtt", "full": f, "probe_0": 2 * f + 1,
+             "probe_1": 2 * f + 1 + (0.5 if i % 2 else -0.5)} for i, f in enumerate(full)]
+    summary = check.tracking(rows, [0, 1])
+    assert summary["pearson"] == pytest.approx(1.0) and summary["spearman"] == pytest.approx(1.0)
+    assert summary["probe_seed_std"] == pytest.approx(np.sqrt(0.125))  # two values 0.5 apart
+    assert summary["full_between_std"] == pytest.approx(np.std(full, ddof=1))
+    assert summary["mean_probe_minus_full"] == pytest.approx(np.mean([f + 1 for f in full]))
+    reversed_rows = [{**r, "probe_0": -r["probe_0"]} for r in rows]
+    assert check.tracking(reversed_rows, [0, 1])["spearman"] == pytest.approx(-1.0)
+    assert list(check._ranks(np.array([3.0, 1.0, 3.0]))) == [1.5, 0.0, 1.5]
+    text = check.table(rows, [0, 1])
+    assert "| erm | 2 | 1.50 ± 0.71 | 4.00 ± 1.41 | 0.35 |" in text
+    with pytest.raises(BenchError):
+        check.tracking(rows[:2], [0, 1])
