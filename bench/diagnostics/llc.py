@@ -233,8 +233,9 @@ def summarize_llc(losses: np.ndarray, init_loss: float, settings: LLCSettings,
            "llc_ess": (float(trace.var(ddof=1) / mcse ** 2) if mcse > 0 else
                        float(trace.size) if mcse == 0 else math.nan)}
     if not ok:
-        log.warning("LLC chains did not converge (llc=%.3g, per chain %s); stored with "
-                    "llc_converged=0", out["llc"], np.round(per_chain, 3).tolist())
+        # worded for every caller: the diagnostic stores it, llc-guard's probe only decides
+        log.warning("LLC chains did not converge (llc=%.3g, per chain %s): llc_converged=0",
+                    out["llc"], np.round(per_chain, 3).tolist())
     return out
 
 
