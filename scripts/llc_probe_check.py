@@ -12,6 +12,10 @@ data only; no retraining; nothing is written but the CSV asked for.
 
     python scripts/llc_probe_check.py --zoo leaderboards/models --data-root ../shared/data \\
         --csv out/probe-check.csv
+    python scripts/llc_probe_check.py --from-csv out/probe-check.csv    # the summary again
+
+A model whose full estimate is negative (no estimate: the pages show ``<0``) is kept in the
+CSV and left out of the comparison.
 """
 from __future__ import annotations
 
@@ -66,6 +70,18 @@ def measure(zoo: Path, full: dict[str, dict], data_root: Path | None, probe_seed
         log(f"{run.label}: full {entry['llc']:.2f}, probe "
             + " ".join(f"{v:.2f}" for v in probes))
     return rows
+
+
+def comparable(rows: list[dict]) -> list[dict]:
+    """Rows whose full estimate is an estimate: the pages show a negative LLC as ``<0`` (the
+    weights are at no minimum of that loss), not as a number, so it is not compared here."""
+    return [r for r in rows if r["full"] >= 0]
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return [{k: v if k in ("method", "key") else float(v) for k, v in row.items()}
+                for row in csv.DictReader(f)]
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -124,22 +140,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conflict-ratio", type=float, default=0.05)
     parser.add_argument("--source", default="mnist")
     parser.add_argument("--backbone", default="k3-4-16-16-pool-end")
-    parser.add_argument("--csv", type=Path)
+    parser.add_argument("--csv", type=Path, help="write the per-model rows here")
+    parser.add_argument("--from-csv", type=Path, help="summarise rows written by --csv")
     args = parser.parse_args(argv)
     try:
         seeds = [int(s) for s in args.probe_seeds.split(",")]
-        rows = measure(args.zoo, read_remeasured(args.llc)["runs"], args.data_root, seeds,
-                       args.conflict_ratio, args.source, args.backbone,
-                       torch.device(args.device),
-                       log=lambda line: print(line, file=sys.stderr, flush=True))
-        summary = tracking(rows, seeds)
+        if args.from_csv:
+            rows = read_csv(args.from_csv)
+        else:
+            rows = measure(args.zoo, read_remeasured(args.llc)["runs"], args.data_root, seeds,
+                           args.conflict_ratio, args.source, args.backbone,
+                           torch.device(args.device),
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
         if args.csv:
             args.csv.parent.mkdir(parents=True, exist_ok=True)
             with args.csv.open("w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(rows[0]))
                 writer.writeheader()
                 writer.writerows(rows)
-        print(table(rows, seeds))
+        shown = comparable(rows)
+        summary = tracking(shown, seeds)
+        print(table(shown, seeds))
         print()
         print(" · ".join(f"{k} {v:.3f}" for k, v in summary.items()))
     except (BenchError, ValueError) as exc:

@@ -377,3 +377,22 @@ def test_probe_check_summarises_how_the_probe_follows_the_full_estimate():
     assert "| erm | 2 | 1.50 ± 0.71 | 4.00 ± 1.41 | 0.35 |" in text
     with pytest.raises(BenchError):
         check.tracking(rows[:2], [0, 1])
+
+
+def test_probe_check_summary_from_its_csv_leaves_out_negative_full_estimates(tmp_path, capsys):
+    check = load_script("llc_probe_check")
+    rows = [{"method": "erm", "seed": float(i), "key": f"k/{i}", "full": f, "full_mcse": 0.1,
+             "probe_0": f + 0.1 * i, "probe_1": f - 0.1} for i, f in enumerate([1.0, 2.0, 3.0])]
+    rows.append({"method": "lff", "seed": 0.0, "key": "l/0", "full": -2.0, "full_mcse": 0.1,
+                 "probe_0": 9.0, "probe_1": 9.0})
+    path = tmp_path / "rows.csv"
+    import csv
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert check.read_csv(path) == rows
+    check.main(["--from-csv", str(path), "--probe-seeds", "0,1"])
+    out = capsys.readouterr().out
+    assert "| lff |" not in out and "| erm | 3 |" in out
+    assert "models 3.000" in out and "pearson 1.000" in out
