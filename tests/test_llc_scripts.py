@@ -396,3 +396,16 @@ def test_probe_check_summary_from_its_csv_leaves_out_negative_full_estimates(tmp
     out = capsys.readouterr().out
     assert "| lff |" not in out and "| erm | 3 |" in out
     assert "models 3.000" in out and "pearson 1.000" in out
+
+
+def test_the_docs_probe_table_is_the_scripts_output_from_the_committed_rows(capsys):
+    check = load_script("llc_probe_check")
+    repo = Path(__file__).resolve().parents[1]
+    rows = repo / "leaderboards" / "records" / "llc-probe-check.csv"
+    check.main(["--from-csv", str(rows)])
+    generated = capsys.readouterr().out.strip()
+    doc = (repo / "docs" / "llc-calibration.md").read_text()
+    marker = ("<!-- generated: python scripts/llc_probe_check.py --from-csv "
+              "leaderboards/records/llc-probe-check.csv -->\n")
+    block = doc.split(marker, 1)[1].split("\n<!-- end generated -->", 1)[0]
+    assert block.strip() == generated
