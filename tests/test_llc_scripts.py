@@ -409,3 +409,16 @@ def test_the_docs_probe_table_is_the_scripts_output_from_the_committed_rows(caps
               "leaderboards/records/llc-probe-check.csv -->\n")
     block = doc.split(marker, 1)[1].split("\n<!-- end generated -->", 1)[0]
     assert block.strip() == generated
+
+
+def test_the_docs_guard_grid_table_is_the_committed_pick():
+    repo = Path(__file__).resolve().parents[1]
+    pick = json.loads((repo / "leaderboards" / "records" / "llc-guard-pick.json").read_text())
+    doc = (repo / "docs" / "llc-calibration.md").read_text()
+    for cell in pick["grid"]:
+        value = f"{100 * cell['acc_val']:.2f}%"
+        if (cell["top_fraction"], cell["upweight"]) == tuple(pick["hparams"].values()):
+            value = f"**{value}**"
+        row = (f"| {cell['top_fraction']:g} | {cell['upweight']:g} | {value} | "
+               f"{cell['interventions'][0]:.0f} |")
+        assert row in doc, row
