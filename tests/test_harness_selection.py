@@ -114,3 +114,34 @@ def test_a_method_without_epochs_to_choose_records_no_picks(small):
     record = _run(small, method="dfr", hparams=dict(erm_epochs=2, retrains=2, c_grid=(1.0,)))
     assert record.status == "completed", record.error
     assert record.selection == {} and record.selection_rule == "val-conflicting"
+
+
+@pytest.mark.parametrize("primary", ["val-acc", "pseudo-group"])
+def test_permuted_test_labels_leave_the_reported_model_and_its_true_metrics_unchanged(small,
+                                                                                      primary):
+    """The model a non-oracle rule reports is the same whatever the test labels say: scored
+    against the true labels it gives the same numbers, so no stored metric of it and no
+    ranking built from them can move."""
+    from bench.evaluate import predict
+    from bench.supervision import to_float_images
+
+    def true_scores(model, splits, ctx, record):
+        out = {}
+        for name, split in small.tests.items():          # the true labels, whatever the run saw
+            hits = predict(model, to_float_images(split.images, torch.device("cpu"))) \
+                == split.labels
+            out[f"true_acc_{name}"] = hits.double().mean().item()
+        return out
+
+    def run(splits):
+        spec = make_spec("erm", SMALL, ColoredMNISTSpec(source="mnist-5k"), selection=primary)
+        env = RunEnvironment(torch.device("cpu"), after_fit=[true_scores])
+        return execute(spec, 0, env, splits=splits)
+
+    plain, permuted = run(small), run(_with_permuted_test_labels(small))
+    assert plain.diagnostic_errors == {} and permuted.diagnostic_errors == {}
+    true = {k: v for k, v in plain.metrics.items() if k.startswith("true_acc_")}
+    assert len(true) == len(small.tests)
+    assert {k: permuted.metrics[k] for k in true} == true
+    assert plain.metrics["selected_epoch"] == permuted.metrics["selected_epoch"]
+    assert plain.metrics["acc_conflicting"] != permuted.metrics["acc_conflicting"]  # labels did move
