@@ -24,6 +24,7 @@ from torch import nn
 
 from bench.diagnostics.llc import LLCSettings, estimate_llc
 from bench.diagnostics.pgd import sample_positions
+from bench.evaluate import eval_batch
 from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
 from bench.registry import METHODS
@@ -52,7 +53,11 @@ class LLCGuardHparams(SGDHparams):
 
 @torch.no_grad()
 def per_example_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                     batch: int = 4096) -> torch.Tensor:
+                     batch: int | None = None) -> torch.Tensor:
+    # The device's inference batch (128 on a CPU): at 4,096 the pass over the training split
+    # was memory-bound and cost 90% of an epoch (tests/benchmarks/llc_guard_cost.py); the
+    # logits, and so the losses, are the same at any batch (tests/test_evaluate.py).
+    batch = batch or eval_batch(images.device)
     model.eval()
     out = torch.cat([F.cross_entropy(model(images[i:i + batch]), labels[i:i + batch],
                                      reduction="none") for i in range(0, len(labels), batch)])

@@ -76,3 +76,16 @@ def test_bounds_reject_a_fraction_outside_0_1():
         from bench.hparams import resolve
         resolve(guard_module.LLCGuardHparams,
                 parse_overrides(guard_module.LLCGuardHparams, ["top_fraction=1.5"]))
+
+
+def test_per_example_losses_do_not_depend_on_the_inference_batch():
+    from bench.backbones import build_backbone
+    from bench.methods.llc_guard import per_example_loss
+    torch.manual_seed(0)
+    model = build_backbone("baseline", num_classes=10)
+    images = torch.rand(300, 3, 28, 28)
+    labels = torch.randint(0, 10, (300,))
+    default = per_example_loss(model, images, labels)
+    assert default.shape == (300,)
+    assert torch.equal(default, per_example_loss(model, images, labels, batch=7))
+    assert torch.equal(default, per_example_loss(model, images, labels, batch=4096))
