@@ -5,6 +5,7 @@
 # zoo models the committed file lacks at the calibrated settings, then regenerate the pages.
 #   STORE=runs/selection.sqlite DATA_ROOT=../shared/data bash scripts/export_reruns.sh
 # WORKERS=2 splits the LLC re-measurement into that many one-thread processes.
+# NEW_ROWS=1 exports runs that replace no record (a new method's row): no drift to measure.
 set -euo pipefail
 STORE=${STORE:?set STORE to the reruns store}
 DATA=${DATA_ROOT:-../shared/data}
@@ -14,8 +15,12 @@ SNAP=$(mktemp -d)/reruns.sqlite
 export OMP_NUM_THREADS=1
 sqlite3 "$STORE" ".backup '$SNAP'"                   # consistent while a writer runs
 cp -r "${STORE%.sqlite}.weights" "${SNAP%.sqlite}.weights"
-$PY scripts/rerun_drift.py --rerun "$SNAP"
-bench leaderboard --export --store "$SNAP" --replace-committed --out leaderboards --readme README.md
+if [ "${NEW_ROWS:-0}" = 1 ]; then
+  bench leaderboard --export --store "$SNAP" --out leaderboards --readme README.md
+else
+  $PY scripts/rerun_drift.py --rerun "$SNAP"
+  bench leaderboard --export --store "$SNAP" --replace-committed --out leaderboards --readme README.md
+fi
 LLC=leaderboards/records/llc-remeasured.json
 parts=() pids=()
 for ((i = 0; i < WORKERS; i++)); do
