@@ -92,3 +92,9 @@ def test_a_paired_difference_can_be_claimed_as_the_page_computes_it():
     assert stale and "the records say 3" in stale[0]
     assert "no row 'ermx'" in check(find_claims("1<!--claim page|jtt|minus:ermx:llc|n|.0f-->"),
                                     rows)[0]
+
+
+def test_a_marker_without_a_number_before_it_is_an_error_not_skipped():
+    with pytest.raises(ValueError, match="no number right before it"):
+        find_claims("ERM scores {x}<!--claim headline|erm|acc_conflicting|mean|100*.1f-->%.")
+    assert len(find_claims("9.9<!--claim headline|erm|acc_conflicting|mean|100*.1f-->")) == 1

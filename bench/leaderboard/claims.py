@@ -25,6 +25,7 @@ from bench.leaderboard.cells import valid_value
 from bench.leaderboard.stats import compare, mean_std
 
 CLAIM = re.compile(r"(?P<value>[-+]?\d[\d,]*(?:\.\d+)?%?)<!--claim (?P<body>[^>]*?)-->")
+MARKER = re.compile(r"<!--claim ")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,14 @@ class Claim:
 
 
 def find_claims(text: str) -> list[Claim]:
+    """Every claim of ``text``; a marker without a number right before it is an error (it
+    would otherwise be skipped, and the text beside it never checked)."""
     out = []
+    matched = {m.start("body") - len("<!--claim ") for m in CLAIM.finditer(text)}
+    for marker in MARKER.finditer(text):
+        if marker.start() not in matched:
+            raise ValueError(f"line {text.count(chr(10), 0, marker.start()) + 1}: a claim marker "
+                             f"with no number right before it: {text[marker.start() - 12:marker.start()]!r}")
     for match in CLAIM.finditer(text):
         fields = [f.strip() for f in match.group("body").split("|")]
         if len(fields) != 5:
