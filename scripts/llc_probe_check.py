@@ -32,7 +32,7 @@ import torch
 from bench.diagnostics import NotApplicable, method_class
 from bench.diagnostics.llc import estimate_llc, images_as_fitted
 from bench.diagnostics.llc_remeasured import read_remeasured
-from bench.diagnostics.llc_sources import find_zoo_runs, training_subset
+from bench.diagnostics.llc_sources import find_zoo_runs, subset_of, training_split
 from bench.errors import BenchError, one_line
 from bench.methods.llc_guard import LLCGuardHparams
 
@@ -51,18 +51,15 @@ def measure(zoo: Path, full: dict[str, dict], data_root: Path | None, probe_seed
         entry = full.get(run.record.key)
         if entry is None or not entry.get("llc_converged"):
             continue                      # nothing to compare with
+        method = method_class(run.record.spec.method)
         probes = []
         model = run.model(device)
+        train = training_split(run.record, data_root)   # built once; each seed samples from it
         for seed in probe_seeds:
             settings = probe_at(seed)
-            images, labels = training_subset(run.record, settings, data_root, device)
-            try:
-                images = images_as_fitted(method_class(run.record.spec.method), images)
-            except NotApplicable:
-                break
-            probes.append(estimate_llc(model, images, labels, settings, device)["llc"])
-        if len(probes) != len(probe_seeds):
-            continue
+            images, labels = subset_of(train, settings, device)
+            probes.append(estimate_llc(model, images_as_fitted(method, images), labels,
+                                       settings, device)["llc"])
         row = {"method": run.record.spec.method, "seed": run.record.seed, "key": run.record.key,
                "full": entry["llc"], "full_mcse": entry["llc_mcse"]}
         row.update({f"probe_{s}": v for s, v in zip(probe_seeds, probes)})
@@ -163,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         print(table(shown, seeds))
         print()
         print(" · ".join(f"{k} {v:.3f}" for k, v in summary.items()))
-    except (BenchError, ValueError) as exc:
+    except (BenchError, ValueError, NotApplicable) as exc:
         sys.stderr.write(f"llc_probe_check: error: {one_line(exc)}\n")
         raise SystemExit(2) from None
 

@@ -422,3 +422,29 @@ def test_the_docs_guard_grid_table_is_the_committed_pick():
         row = (f"| {cell['top_fraction']:g} | {cell['upweight']:g} | {value} | "
                f"{cell['interventions'][0]:.0f} |")
         assert row in doc, row
+
+
+def test_probe_check_measures_each_zoo_model_at_every_probe_seed_from_one_split(tmp_path,
+                                                                              monkeypatch):
+    from bench.cli import main as bench_main
+    check = load_script("llc_probe_check")
+    store = tmp_path / "runs.sqlite"
+    a = keep(store, seed=0, metrics={"acc_conflicting": 0.1}, stamped=True)
+    b = keep(store, seed=1, metrics={"acc_conflicting": 0.2}, stamped=True)
+    records = tmp_path / "board" / "records"
+    assert bench_main(["leaderboard", "--store", str(store), "--records", str(records),
+                       "--out", str(tmp_path / "board" / "pages"), "--export",
+                       "--no-figures"]) == 0
+    built, seen = [], []
+    real_split = check.training_split
+    monkeypatch.setattr(check, "training_split",
+                        lambda record, root: built.append(record.key) or real_split(record, root))
+    monkeypatch.setattr(check, "estimate_llc", lambda model, images, labels, settings, device:
+                        seen.append(settings.seed) or {"llc": 1.0 + settings.seed})
+    full = {a.key: {"llc": 2.0, "llc_mcse": 0.1, "llc_converged": 1.0},
+            b.key: {"llc": 3.0, "llc_mcse": 0.1, "llc_converged": 0.0}}     # b: not converged
+    rows = check.measure(records.parent / "models", full, None, [0, 1, 2], 0.05, "mnist-5k",
+                         a.spec.backbone, torch.device("cpu"), log=lambda line: None)
+    assert [r["key"] for r in rows] == [a.key]
+    assert (rows[0]["full"], rows[0]["probe_0"], rows[0]["probe_2"]) == (2.0, 1.0, 3.0)
+    assert built == [a.key] and seen == [0, 1, 2]       # one split, three probe seeds

@@ -101,12 +101,23 @@ def find_zoo_runs(zoo: Path | str, method: str | None = None, seed: int | None =
     return out
 
 
+def training_split(record: RunRecord, data_root: Path | None, cache_dir: Path | None = None):
+    """The run's training split, built as its run built it (no other split is built)."""
+    spec = data_spec_of(record.spec, record.seed)
+    return prepare_splits(spec, record.spec.dataset, data_root, cache_dir, test_names=()).train
+
+
+def subset_of(train, settings: LLCSettings,
+              device: torch.device = torch.device("cpu")) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images (float, on ``device``) and digit labels the diagnostic samples from a
+    training split at ``settings``: the same fixed subset as ``run_llc``."""
+    index = sample_positions(len(train), settings.subset, settings.seed)
+    return to_float_images(train.images[index], device), train.labels[index].to(device)
+
+
 def training_subset(record: RunRecord, settings: LLCSettings, data_root: Path | None,
                     device: torch.device = torch.device("cpu"),
                     cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images (float, on ``device``) and digit labels the diagnostic samples for this run:
-    the same fixed subset of its training split as ``run_llc``."""
-    spec = data_spec_of(record.spec, record.seed)
-    train = prepare_splits(spec, record.spec.dataset, data_root, cache_dir, test_names=()).train
-    index = sample_positions(len(train), settings.subset, settings.seed)
-    return to_float_images(train.images[index], device), train.labels[index].to(device)
+    """The images and digit labels the diagnostic samples for this run (``subset_of`` its
+    ``training_split``)."""
+    return subset_of(training_split(record, data_root, cache_dir), settings, device)

@@ -42,19 +42,20 @@ class Claim:
 def find_claims(text: str) -> list[Claim]:
     """Every claim of ``text``; a marker without a number right before it is an error (it
     would otherwise be skipped, and the text beside it never checked)."""
-    out = []
-    matched = {m.start("body") - len("<!--claim ") for m in CLAIM.finditer(text)}
-    for marker in MARKER.finditer(text):
-        if marker.start() not in matched:
-            raise ValueError(f"line {text.count(chr(10), 0, marker.start()) + 1}: a claim marker "
-                             f"with no number right before it: {text[marker.start() - 12:marker.start()]!r}")
+    line_of = lambda at: text.count("\n", 0, at) + 1   # noqa: E731
+    out, ends = [], set()
     for match in CLAIM.finditer(text):
         fields = [f.strip() for f in match.group("body").split("|")]
         if len(fields) != 5:
-            raise ValueError(f"line {text.count(chr(10), 0, match.start()) + 1}: a claim needs "
+            raise ValueError(f"line {line_of(match.start())}: a claim needs "
                              f"slug|row|metric|stat|format, got {match.group('body')!r}")
-        out.append(Claim(match.group("value"), *fields,
-                         line=text.count("\n", 0, match.start()) + 1))
+        out.append(Claim(match.group("value"), *fields, line=line_of(match.start())))
+        ends.add(match.end("value"))                 # where this claim's marker starts
+    for marker in MARKER.finditer(text):
+        if marker.start() not in ends:
+            before = text[max(0, marker.start() - 12):marker.start()]
+            raise ValueError(f"line {line_of(marker.start())}: a claim marker with no number "
+                             f"right before it: {before!r}")
     return out
 
 
