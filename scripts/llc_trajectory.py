@@ -22,6 +22,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench.studies.curves import plot_band, summarize_curves
@@ -103,17 +104,53 @@ def read_csv(paths: list[Path]) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    """Markdown: per method and phase, the LLC after each epoch, mean ± std over seeds."""
+    """Markdown: per method and phase, the LLC after each epoch, mean ± std over seeds (with
+    how many seeds' chains passed the convergence check, and the probe's mean, where the rows
+    have them), then how closely the probe followed the full estimate within each run."""
+    probe = all("probe_llc" in r for r in rows)
+    flags = all("llc_converged" in r for r in rows)
     keep = [{k: r[k] for k in ("method", "phase", "epoch", "seed", "llc", "llc_mcse",
-                               *(["probe_llc"] if "probe_llc" in r else []))} for r in rows]
+                               *(["probe_llc"] if probe else []),
+                               *(["llc_converged"] if flags else []))} for r in rows]
     summary = summarize_curves(keep, by=("method", "phase", "epoch"))
-    lines = ["| method | phase | epoch | LLC (mean ± std over seeds) | MCSE (mean) | seeds |",
-             "|---|---|---|---|---|---|"]
+    extra = (["converged"] if flags else []) + (["probe (mean ± std)"] if probe else [])
+    lines = ["| method | phase | epoch | LLC (mean ± std over seeds) | MCSE (mean) | seeds |"
+             + "".join(f" {e} |" for e in extra),
+             "|---|---|---|---|---|---|" + "---|" * len(extra)]
     for s in summary:
-        std = "" if math.isnan(s["llc_std"]) else f" ± {s['llc_std']:.2f}"
-        lines.append(f"| {s['method']} | {s['phase']} | {s['epoch']} | {s['llc']:.2f}{std} | "
-                     f"{s['llc_mcse']:.2f} | {s['n']} |")
+        cells = [f"{s['llc']:.2f}{_spread(s['llc_std'])}", f"{s['llc_mcse']:.2f}", str(s["n"])]
+        if flags:
+            cells.append(f"{round(s['llc_converged'] * s['n'])}/{s['n']}")
+        if probe:
+            cells.append(f"{s['probe_llc']:.2f}{_spread(s['probe_llc_std'])}")
+        lines.append(f"| {s['method']} | {s['phase']} | {s['epoch']} | " + " | ".join(cells)
+                     + " |")
+    if probe:
+        lines += ["", "Within each run, the Pearson correlation over its epochs of the probe "
+                  "with the full estimate:"]
+        for method, values in probe_tracking(rows).items():
+            lines.append(f"- {method}: " + ", ".join(f"seed {seed} {r:.2f}"
+                                                     for seed, r in values.items()))
     return "\n".join(lines)
+
+
+def _spread(std: float) -> str:
+    return "" if math.isnan(std) else f" ± {std:.2f}"
+
+
+def probe_tracking(rows: list[dict]) -> dict[str, dict[int, float]]:
+    """Method -> seed -> Pearson correlation, over that run's epochs (every phase), of the
+    probe with the full estimate (NaN where either is constant or there are < 3 epochs)."""
+    out: dict[str, dict[int, float]] = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        for seed in sorted({r["seed"] for r in rows if r["method"] == method}):
+            run = [r for r in rows if r["method"] == method and r["seed"] == seed]
+            full = np.array([r["llc"] for r in run])
+            cheap = np.array([r["probe_llc"] for r in run])
+            constant = len(run) < 3 or np.ptp(full) == 0 or np.ptp(cheap) == 0
+            out.setdefault(method, {})[seed] = (float("nan") if constant
+                                                else float(np.corrcoef(full, cheap)[0, 1]))
+    return out
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -179,6 +179,21 @@ def test_trajectory_recorder_table_and_figure(tmp_path, tiny_splits):
     assert (tmp_path / "t.png").stat().st_size > 0
 
 
+def test_trajectory_table_counts_converged_seeds_and_says_how_the_probe_tracked(tmp_path):
+    traj = load_script("llc_trajectory")
+    # seed 0's probe rises with the full estimate, seed 1's falls as it rises
+    rows = [{"method": "erm", "seed": s, "phase": "train", "epoch": e, "llc": float(e),
+             "llc_mcse": 0.1, "llc_converged": float(e > 1 or s == 0),
+             "probe_llc": float(e if s == 0 else 4 - e)} for s in (0, 1) for e in (1, 2, 3)]
+    traj.write_csv(rows, tmp_path / "t.csv")
+    text = traj.table(traj.read_csv([tmp_path / "t.csv"]))
+    assert "| erm | train | 1 | 1.00 ± 0.00 | 0.10 | 2 | 1/2 | 2.00 ± 1.41 |" in text
+    assert "| erm | train | 3 | 3.00 ± 0.00 | 0.10 | 2 | 2/2 | 2.00 ± 1.41 |" in text
+    assert "- erm: seed 0 1.00, seed 1 -1.00" in text
+    flat = [{**r, "probe_llc": 1.0} for r in rows]
+    assert math.isnan(traj.probe_tracking(flat)["erm"][0])     # a constant probe: no r
+
+
 def test_equal_budget_summary_reads_the_remeasured_llcs(tmp_path, capsys):
     from bench.diagnostics.llc_remeasured import write_remeasured
     script = load_script("llc_equal_budget")
