@@ -91,6 +91,12 @@ class ColorKL(Method):
     supervision = Supervision.TRAIN_BIAS
     reference = "the seed report's planned colour head; Kim et al. 2019, Learning Not to Learn"
     summary = "adversarial colour head; backbone penalised by KL(P_color || uniform)"
+    # Its weights minimise cross-entropy + lambda * KL, so the cross-entropy's gradient there
+    # is the penalty's, not zero: they are a minimum of no cross-entropy, reweighted or not
+    # (docs/llc-calibration.md §3c measures it, and the estimates it gave).
+    llc_not_defined = ("its weights minimise the cross-entropy plus a colour penalty in a "
+                       "min-max game with the colour head, so they are at no minimum of the "
+                       "training loss the LLC samples")
 
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams

@@ -156,3 +156,8 @@ def test_images_as_fitted_is_each_methods_declared_view():
     assert torch.equal(images_as_fitted(method_class("greyscale"), images), decolorize(images))
     with pytest.raises(NotApplicable, match="unit mask"):
         images_as_fitted(method_class("ablate-texture"), images)
+    with pytest.raises(NotApplicable, match="min-max game"):    # a penalised objective
+        images_as_fitted(method_class("color-kl"), images)
+    for reweighted in ("jtt", "groupdro", "lff", "dfr", "group-balanced", "llc-guard"):
+        # fitted to a cross-entropy (reweighted or refitted): measured, with §3c's caveat
+        assert torch.equal(images_as_fitted(method_class(reweighted), images), images)
