@@ -74,23 +74,23 @@ def measure(zoo: Path, data_root: Path | None, remeasured: Path, settings: LLCSe
     row_of = row_labels(runs)
     rows = []
     for run in sorted(runs, key=lambda r: (row_of[r.record.spec.hash()], r.record.seed)):
+        label, committed = row_of[run.record.spec.hash()], full.get(run.record.key, {})
         method = method_class(run.record.spec.method)
         images, labels = subset_of(training_split(run.record, data_root), settings)
         # as fitted, even where the LLC is declared undefined: that is what is being checked
         images = method.llc_training_images(images)
         loss, norm = loss_and_gradient_norm(run.model(), images, labels)
-        rows.append({"row": row_of[run.record.spec.hash()], "seed": run.record.seed,
-                     "key": run.record.key, "llc_defined": int(not method.llc_not_defined),
-                     "loss": loss, "grad_norm": norm,
-                     "llc": full.get(run.record.key, {}).get("llc", float("nan")),
-                     "llc_converged": int(full.get(run.record.key, {}).get("llc_converged", 0))})
-        log(f"{row_of[run.record.spec.hash()]} seed {run.record.seed}: loss {loss:.4f}, |grad| {norm:.4f}")
+        rows.append({"row": label, "seed": run.record.seed, "key": run.record.key,
+                     "llc_defined": int(not method.llc_not_defined), "loss": loss,
+                     "grad_norm": norm, "llc": committed.get("llc", float("nan")),
+                     "llc_converged": int(committed.get("llc_converged", 0))})
+        log(f"{label} seed {run.record.seed}: loss {loss:.4f}, |grad| {norm:.4f}")
     return rows
 
 
 def summary(rows: list[dict]) -> str:
-    """Markdown, one line per method: mean ± std over its models of the loss, the gradient
-    norm and the committed LLC."""
+    """Markdown, one line per row: mean ± std over its models of the loss, the gradient norm
+    and the committed LLC, then the rank correlation of the last two across models."""
     def cell(values: list[float], fmt: str) -> str:
         values = [v for v in values if v == v]          # NaN: no committed estimate
         if not values:

@@ -463,3 +463,17 @@ def test_probe_check_measures_each_zoo_model_at_every_probe_seed_from_one_split(
     assert [r["key"] for r in rows] == [a.key]
     assert (rows[0]["full"], rows[0]["probe_0"], rows[0]["probe_2"]) == (2.0, 1.0, 3.0)
     assert built == [a.key] and seen == [0, 1, 2]       # one split, three probe seeds
+
+
+def test_the_docs_trajectory_table_is_the_scripts_output_from_the_committed_rows(capsys):
+    traj = load_script("llc_trajectory")
+    repo = Path(__file__).resolve().parents[1]
+    rows = repo / "leaderboards" / "records" / "llc-trajectory.csv"
+    traj.main(["--from-csv", str(rows)])
+    generated = capsys.readouterr().out.strip()
+    doc = (repo / "docs" / "llc-calibration.md").read_text()
+    marker = ("<!-- generated: python scripts/llc_trajectory.py --from-csv "
+              "leaderboards/records/llc-trajectory.csv -->\n")
+    block = doc.split(marker, 1)[1].split("\n<!-- end generated -->", 1)[0]
+    assert block.strip() == generated
+    assert (repo / "docs" / "images" / "llc-trajectory.png").stat().st_size > 0
