@@ -125,6 +125,11 @@ def table(rows: list[dict]) -> str:
             cells.append(f"{s['probe_llc']:.2f}{_spread(s['probe_llc_std'])}")
         lines.append(f"| {s['method']} | {s['phase']} | {s['epoch']} | " + " | ".join(cells)
                      + " |")
+    lines += ["", "How much the LLC moves from one epoch to the next (all phases in order), "
+              "and how often SGLD found lower loss than the weights' own:"]
+    for method, (step, negative, epochs) in movement(rows).items():
+        lines.append(f"- {method}: mean |change| between consecutive epochs {step:.2f}; "
+                     f"negative estimate at {negative} of {epochs} epochs")
     if probe:
         lines += ["", "Within each run, the Pearson correlation over its epochs of the probe "
                   "with the full estimate:"]
@@ -136,6 +141,21 @@ def table(rows: list[dict]) -> str:
 
 def _spread(std: float) -> str:
     return "" if math.isnan(std) else f" ± {std:.2f}"
+
+
+def movement(rows: list[dict]) -> dict[str, tuple[float, int, int]]:
+    """Method -> (mean over its runs' consecutive epochs of |LLC change|, epochs with a
+    negative estimate, epochs measured), every seed pooled; rows in training order."""
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        steps, negative, epochs = [], 0, 0
+        for seed in sorted({r["seed"] for r in rows if r["method"] == method}):
+            run = [r["llc"] for r in rows if r["method"] == method and r["seed"] == seed]
+            steps += [abs(b - a) for a, b in zip(run, run[1:])]
+            negative += sum(v < 0 for v in run)
+            epochs += len(run)
+        out[method] = (float(np.mean(steps)) if steps else float("nan"), negative, epochs)
+    return out
 
 
 def probe_tracking(rows: list[dict]) -> dict[str, dict[int, float]]:

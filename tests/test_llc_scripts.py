@@ -190,6 +190,11 @@ def test_trajectory_table_counts_converged_seeds_and_says_how_the_probe_tracked(
     assert "| erm | train | 1 | 1.00 ± 0.00 | 0.10 | 2 | 1/2 | 2.00 ± 1.41 |" in text
     assert "| erm | train | 3 | 3.00 ± 0.00 | 0.10 | 2 | 2/2 | 2.00 ± 1.41 |" in text
     assert "- erm: seed 0 1.00, seed 1 -1.00" in text
+    # each seed's LLC climbs 1 -> 2 -> 3: a mean step of 1; none negative
+    assert "- erm: mean |change| between consecutive epochs 1.00; negative estimate at 0 of 6" \
+        in text
+    wobbly = [{**r, "llc": [2.0, -1.0, 2.0][r["epoch"] - 1]} for r in rows]
+    assert traj.movement(wobbly)["erm"] == (3.0, 2, 6)
     flat = [{**r, "probe_llc": 1.0} for r in rows]
     assert math.isnan(traj.probe_tracking(flat)["erm"][0])     # a constant probe: no r
 
@@ -477,3 +482,28 @@ def test_the_docs_trajectory_table_is_the_scripts_output_from_the_committed_rows
     block = doc.split(marker, 1)[1].split("\n<!-- end generated -->", 1)[0]
     assert block.strip() == generated
     assert (repo / "docs" / "images" / "llc-trajectory.png").stat().st_size > 0
+
+
+def test_the_committed_trajectory_meets_the_pages_llc_at_each_runs_selected_epoch():
+    """The trajectory retrains each run exactly as its record did, so at the epoch the run
+    selected its model is the zoo's model, measured on the same subset with the same chains:
+    its LLC is the page's (the committed re-measured file), not merely close to it."""
+    from bench.diagnostics.llc_sources import find_zoo_runs
+    traj = load_script("llc_trajectory")
+    repo = Path(__file__).resolve().parents[1]
+    rows = traj.read_csv([repo / "leaderboards" / "records" / "llc-trajectory.csv"])
+    page = read_remeasured(repo / "leaderboards" / "records" / "llc-remeasured.json")["runs"]
+    runs = {(r.record.spec.method, r.record.seed): r.record
+            for r in find_zoo_runs(repo / "leaderboards" / "models", conflict_ratio=0.05,
+                                   source="mnist", backbone="k3-4-16-16-pool-end")
+            if r.record.spec.method != "erm" or r.record.spec.hparams.get("epochs") == 10}
+    checked = 0
+    for method, seed in {(r["method"], r["seed"]) for r in rows}:
+        record = runs[(method, seed)]
+        run = [r for r in rows if r["method"] == method and r["seed"] == seed]
+        last_phase = run[-1]["phase"]
+        (at,) = [r for r in run if r["phase"] == last_phase
+                 and r["epoch"] == record.metrics["selected_epoch"]]
+        assert at["llc"] == pytest.approx(page[record.key]["llc"], rel=1e-9), (method, seed)
+        checked += 1
+    assert checked >= 8
