@@ -23,7 +23,7 @@ from bench.harness import make_spec
 from bench.record import RunRecord
 from bench.store import Store
 from bench.weights import save_model, weights_dir_for, weights_path
-from tests.conftest import load_script
+from tests.conftest import generated_block_and_output, load_script
 
 DATA = ColoredMNISTSpec(source="mnist-5k", conflict_ratio=0.05)
 TINY = LLCSettings(subset=128, batch_size=64, chains=2, burnin=2, draws=8)
@@ -419,16 +419,9 @@ def test_probe_check_summary_from_its_csv_leaves_out_negative_full_estimates(tmp
 
 
 def test_the_docs_probe_table_is_the_scripts_output_from_the_committed_rows(capsys):
-    check = load_script("llc_probe_check")
-    repo = Path(__file__).resolve().parents[1]
-    rows = repo / "leaderboards" / "records" / "llc-probe-check.csv"
-    check.main(["--from-csv", str(rows)])
-    generated = capsys.readouterr().out.strip()
-    doc = (repo / "docs" / "llc-calibration.md").read_text()
-    marker = ("<!-- generated: python scripts/llc_probe_check.py --from-csv "
-              "leaderboards/records/llc-probe-check.csv -->\n")
-    block = doc.split(marker, 1)[1].split("\n<!-- end generated -->", 1)[0]
-    assert block.strip() == generated
+    block, generated = generated_block_and_output(capsys, "llc_probe_check",
+                                                  "leaderboards/records/llc-probe-check.csv")
+    assert block == generated
 
 
 def test_the_docs_guard_grid_table_is_the_committed_pick():
@@ -471,16 +464,10 @@ def test_probe_check_measures_each_zoo_model_at_every_probe_seed_from_one_split(
 
 
 def test_the_docs_trajectory_table_is_the_scripts_output_from_the_committed_rows(capsys):
-    traj = load_script("llc_trajectory")
+    block, generated = generated_block_and_output(capsys, "llc_trajectory",
+                                                  "leaderboards/records/llc-trajectory.csv")
+    assert block == generated
     repo = Path(__file__).resolve().parents[1]
-    rows = repo / "leaderboards" / "records" / "llc-trajectory.csv"
-    traj.main(["--from-csv", str(rows)])
-    generated = capsys.readouterr().out.strip()
-    doc = (repo / "docs" / "llc-calibration.md").read_text()
-    marker = ("<!-- generated: python scripts/llc_trajectory.py --from-csv "
-              "leaderboards/records/llc-trajectory.csv -->\n")
-    block = doc.split(marker, 1)[1].split("\n<!-- end generated -->", 1)[0]
-    assert block.strip() == generated
     assert (repo / "docs" / "images" / "llc-trajectory.png").stat().st_size > 0
 
 

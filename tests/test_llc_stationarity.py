@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import load_script
+from tests.conftest import generated_block_and_output, load_script
 from tests.test_llc_scripts import keep
 
 
@@ -98,12 +98,6 @@ def test_summary_shows_declared_methods_as_not_defined_and_correlates_the_rest(t
 
 
 def test_the_docs_stationarity_table_is_the_scripts_output_from_the_committed_rows(capsys):
-    check = load_script("llc_stationarity")
-    repo = Path(__file__).resolve().parents[1]
-    check.main(["--from-csv", str(repo / "leaderboards" / "records" / "llc-stationarity.csv")])
-    generated = capsys.readouterr().out.strip()
-    doc = (repo / "docs" / "llc-calibration.md").read_text()
-    marker = ("<!-- generated: python scripts/llc_stationarity.py --from-csv "
-              "leaderboards/records/llc-stationarity.csv -->\n")
-    block = doc.split(marker, 1)[1].split("\n<!-- end generated -->", 1)[0]
-    assert block.strip() == generated
+    block, generated = generated_block_and_output(capsys, "llc_stationarity",
+                                                  "leaderboards/records/llc-stationarity.csv")
+    assert block == generated
