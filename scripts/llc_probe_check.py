@@ -49,9 +49,11 @@ def measure(zoo: Path, full: dict[str, dict], data_root: Path | None, probe_seed
     for run in sorted(find_zoo_runs(zoo, conflict_ratio=ratio, source=source, backbone=backbone),
                       key=lambda r: (r.record.spec.method, r.record.key)):
         entry = full.get(run.record.key)
-        if entry is None or not entry.get("llc_converged"):
-            continue                      # nothing to compare with
         method = method_class(run.record.spec.method)
+        # nothing to compare with: no converged full estimate, or none defined (a method that
+        # declared its LLC undefined after its estimates were committed keeps them on file)
+        if entry is None or not entry.get("llc_converged") or method.llc_not_defined:
+            continue
         probes = []
         model = run.model(device)
         train = training_split(run.record, data_root)   # built once; each seed samples from it

@@ -444,6 +444,7 @@ def test_probe_check_measures_each_zoo_model_at_every_probe_seed_from_one_split(
     store = tmp_path / "runs.sqlite"
     a = keep(store, seed=0, metrics={"acc_conflicting": 0.1}, stamped=True)
     b = keep(store, seed=1, metrics={"acc_conflicting": 0.2}, stamped=True)
+    c = keep(store, "color-kl", seed=0, metrics={"acc_conflicting": 0.3}, stamped=True)
     records = tmp_path / "board" / "records"
     assert bench_main(["leaderboard", "--store", str(store), "--records", str(records),
                        "--out", str(tmp_path / "board" / "pages"), "--export",
@@ -456,6 +457,8 @@ def test_probe_check_measures_each_zoo_model_at_every_probe_seed_from_one_split(
                         seen.append(settings.seed) or {"llc": 1.0 + settings.seed})
     full = {a.key: {"llc": 2.0, "llc_mcse": 0.1, "llc_converged": 1.0},
             b.key: {"llc": 3.0, "llc_mcse": 0.1, "llc_converged": 0.0}}     # b: not converged
+    # c: a converged estimate on file for a method that declares the LLC undefined
+    full[c.key] = {"llc": -4.0, "llc_mcse": 0.1, "llc_converged": 1.0}
     rows = check.measure(records.parent / "models", full, None, [0, 1, 2], 0.05, "mnist-5k",
                          a.spec.backbone, torch.device("cpu"), log=lambda line: None)
     assert [r["key"] for r in rows] == [a.key]
