@@ -56,6 +56,9 @@ class ProtocolPreset:
     # bench.bias_proxy.BiasProxySettings fields (the pseudo-group rule's proxy); {}: the seed's
     bias_proxy: Mapping[str, Any] = field(default_factory=dict)
     reference: str = ""
+    # Why the zoo ships none of this preset's models ("" : it ships them all). The zoo is
+    # cloned with the suite, so a preset whose models are large says so instead.
+    zoo_exclusion: str = ""
 
     @property
     def named_in_records(self) -> bool:
@@ -141,11 +144,21 @@ PROTOCOLS.add("lff-cmnist", ProtocolPreset(
     # the protocol's ERM reads the colour (0.92-0.96 at the four ratios, seed 0)
     bias_proxy={"optimizer": "adam", "lr": 1e-3, "batch_size": 256, "subset": 60_000},
     reference="Nam et al. 2020 (alinlab/LfF); Lee et al. 2021 "
-              "(kakaoenterprise/Learning-Debiased-Disentangled)"))
+              "(kakaoenterprise/Learning-Debiased-Disentangled)",
+    zoo_exclusion=("the preset's models are not in the zoo: a 3 x 100 MLP on 2,352 inputs is "
+                   "about 1 MB (DFA's two encoders 2 MB), against 20 KB for the conv baseline, "
+                   "and its 140 runs would add about 150 MB to every clone; a seed retrains in "
+                   "2-20 CPU-minutes with the page's command (docs/performance.md)")))
 
 
 def preset(name: str) -> ProtocolPreset:
     return PROTOCOLS.get(name)
+
+
+def zoo_exclusion_of(name: str) -> str:
+    """Why the zoo holds none of the models of preset ``name`` ("" for the seed's records, and
+    for a preset whose models ship)."""
+    return PROTOCOLS.get(name).zoo_exclusion if name else ""
 
 
 def protocol_of_extras(extras: Mapping[str, Any]) -> str:

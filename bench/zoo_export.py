@@ -16,6 +16,7 @@ import torch
 from bench.leaderboard.catalog import MethodCatalog
 from bench.leaderboard.protocol import group_by_protocol
 from bench.leaderboard.tables import build_rows
+from bench.protocols import zoo_exclusion_of
 from bench.record import RunRecord
 from bench.weights import file_sha256 as sha256_of
 from bench.zoo import MANIFEST
@@ -36,9 +37,12 @@ def _stamp(path: Path) -> tuple[str | None, str | None]:
 
 def copy_weights(records: list[RunRecord], find_weights, zoo: Path) -> tuple[list[Path], list[str]]:
     """Copies the kept weights of every record that has none in the zoo yet; ``find_weights(key)``
-    gives a candidate file. Returns (files copied, keys whose weights were not kept)."""
+    gives a candidate file. Returns (files copied, keys whose weights were not kept). Records of
+    a preset that keeps its models out of the zoo (``zoo_exclusion``) are neither."""
     copied, missing = [], []
     for protocol, recs in group_by_protocol(records).items():
+        if zoo_exclusion_of(protocol.preset):
+            continue
         for rec in recs:
             if rec.status != "completed":
                 continue

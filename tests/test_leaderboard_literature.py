@@ -44,7 +44,7 @@ def test_the_table_has_our_cells_per_rule_and_leaves_out_other_runs():
                record("dfa", 0.05, 0, 1.0, 0.8),
                record("erm", 0.01, 2, 0.0, 0.0, source="mnist-5k"),   # a smoke run
                record("erm", 0.01, 3, 0.0, 0.0, lr=0.01)]              # a --set variant
-    page = literature_page(records, CATALOG, "bench leaderboard")
+    page = literature_page(records, CATALOG, "bench leaderboard", published=())
     # erm at 1%: (0.9 + 9 x 0.2) / 10 = 0.27, (0.8 + 2.7) / 10 = 0.35 -> 31.0 ± 5.7 (n=2)
     assert "| Vanilla (`erm`) | — | 31.0 ± 5.7 (n=2) | — | — |" in page
     assert "| DFA (`dfa`) | — | — | — | 82.0 (n=1) |" in page
@@ -57,6 +57,19 @@ def test_the_table_has_our_cells_per_rule_and_leaves_out_other_runs():
     assert literature_page(records[3:], CATALOG, "x") is None
 
 
+def test_a_set_variant_gets_its_own_rows_under_three_rules():
+    """A --set run is out of the papers' table, but tests one difference: its own section."""
+    records = [record("erm", 0.01, 0, 0.9, 0.2),
+               record("erm", 0.005, 0, 1.0, 0.3, lr=0.01), record("erm", 0.005, 1, 1.0, 0.5, lr=0.01)]
+    page = literature_page(records, CATALOG, "x", published=())
+    variants = page.split("## Variants")[1].split("## Published")[0]
+    # val-acc: (1.0 + 2.7) / 10 = 0.37 and (1.0 + 4.5) / 10 = 0.55; oracle: 0.55 both
+    assert "| `erm (lr=0.01)` | `val-acc` | 46.0 ± 12.7 (n=2) | — | — | — |" in variants
+    assert "| `erm (lr=0.01)` | `oracle-test` | 55.0 ± 0.0 (n=2) | — | — | — |" in variants
+    assert "| `erm (lr=0.01)` | `last-epoch` | — | — | — | — |" in variants   # no pick stored
+    assert "Variants" not in literature_page(records[:1], CATALOG, "x", published=())
+
+
 def test_a_published_figure_appears_beside_ours_with_its_source():
     figure = PublishedFigure("dfa", 0.05, 12.34, 0.5, "Someone et al. (test double)", "Table 9",
                              "https://example.org/paper", "best test epoch")
@@ -64,6 +77,22 @@ def test_a_published_figure_appears_beside_ours_with_its_source():
     assert "| ↳ published | — | — | — | 12.34 ± 0.50 [1] |" in page
     assert "1. Someone et al. (test double), Table 9 (https://example.org/paper); " \
            "selection: best test epoch." in page
+    other = PublishedFigure("dfa", 0.01, 50.0, None, "Another (test double)", "Table 2",
+                            "https://example.org/other", "last epoch", read_from="a copy")
+    page = literature_page([record("dfa", 0.05, 0, 1.0, 0.8)], CATALOG, "x", (figure, other))
+    assert "| ↳ published | — | 50.00 [2] | — | 12.34 ± 0.50 [1] |" in page
+    assert "2. Another (test double), Table 2 (https://example.org/other, read from a copy); " \
+           "selection: last epoch." in page
+
+
+def test_the_committed_figures_are_denetdms_reruns_cited_once():
+    """DeNetDM's Table 1 (the one table read in full): five rows x four ratios, one footnote."""
+    page = literature_page([record("erm", 0.005, 0, 1.0, 0.3)], CATALOG, "x")
+    assert "| ↳ published | 35.34 ± 0.13 [1] | 50.34 ± 0.16 [1] | 62.29 ± 1.47 [1] | " \
+           "77.63 ± 0.13 [1] |" in page
+    assert page.count("2403.19863") == 1 and "reruns" in page
+    assert {f.method for f in PUBLISHED} == {"erm", "jtt", "lff-paper", "dfa", "groupdro"}
+    assert len(PUBLISHED) == 20
 
 
 def test_every_committed_figure_names_its_table_page_and_selection():

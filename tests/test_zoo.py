@@ -168,3 +168,21 @@ def test_bench_eval_rejects_bad_files_in_one_line(tmp_path, capsys):
     assert "does not fit backbone" in capsys.readouterr().err
     assert main(["eval", "--weights", str(wrong), "--images", "mnist-5k"]) == 2
     assert "--backbone" in capsys.readouterr().err
+
+
+def test_a_preset_that_excludes_its_models_is_neither_copied_nor_called_missing(tmp_path):
+    """lff-cmnist's MLPs stay out of the zoo (bench.protocols: zoo_exclusion): export copies
+    none of them, reports none as 'not kept', and its pages say why instead."""
+    from bench.leaderboard.pages import models_lines
+    from bench.leaderboard.tables import build_rows
+    from bench.protocols import preset
+    from tests.test_leaderboard_literature import record
+    records = [record("erm", 0.01, 0, 0.9, 0.2), record("erm", 0.01, 1, 0.8, 0.3)]
+    asked = []
+    copied, missing = copy_weights(records, lambda key: asked.append(key), tmp_path / "models")
+    assert (copied, missing, asked) == ([], [], [])
+    protocol = protocol_of(records[0])
+    lines = models_lines(protocol, build_rows(records, MethodCatalog.from_registry()), set())
+    text = "\n".join(lines)
+    assert "not in the zoo" in text and "not kept" not in text
+    assert preset("lff-cmnist").zoo_exclusion and not preset("seed").zoo_exclusion

@@ -23,6 +23,7 @@ from bench.leaderboard.cells import MIN_IMAGES, legend
 from bench.leaderboard.stats import FAMILY_LEVEL, GAP_LEVEL
 from bench.leaderboard.tables import (RANK_METRIC, Row, best_per_class, build_rows,
                                       failed_seeds, format_extra, format_value, render_table)
+from bench.protocols import zoo_exclusion_of
 from bench.record import RunRecord
 
 TARGET_SEEDS = 5
@@ -190,6 +191,9 @@ def failed_only_lines(rows: list[Row], records: list[RunRecord]) -> list[str]:
 
 def models_lines(protocol: Protocol, rows: list[Row], zoo_keys: set) -> list[str]:
     """Where each row's trained models are: the zoo, or why not."""
+    exclusion = zoo_exclusion_of(protocol.preset)
+    if exclusion:
+        return ["## Models", "", exclusion[0].upper() + exclusion[1:] + ".", ""]
     missing = [(row, [r.seed for r in row.records if r.key not in zoo_keys]) for row in rows]
     missing = [(row, seeds) for row, seeds in missing if seeds]
     lines = ["## Models", ""]
