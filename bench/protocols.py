@@ -145,10 +145,11 @@ PROTOCOLS.add("lff-cmnist", ProtocolPreset(
     bias_proxy={"optimizer": "adam", "lr": 1e-3, "batch_size": 256, "subset": 60_000},
     reference="Nam et al. 2020 (alinlab/LfF); Lee et al. 2021 "
               "(kakaoenterprise/Learning-Debiased-Disentangled)",
+    # sizes measured on the rows' kept weights (docs/zoo.md)
     zoo_exclusion=("the preset's models are not in the zoo: a 3 x 100 MLP on 2,352 inputs is "
-                   "about 1 MB (DFA's two encoders 2 MB), against 20 KB for the conv baseline, "
-                   "and its 140 runs would add about 150 MB to every clone; a seed retrains in "
-                   "2-20 CPU-minutes with the page's command (docs/performance.md)")))
+                   "1.0 MB (DFA keeps two encoders), against about 17 KB for the conv "
+                   "baseline, so its 140 runs would add over 140 MB to every clone; a seed "
+                   "retrains in minutes with the page's command (docs/performance.md)")))
 
 
 def preset(name: str) -> ProtocolPreset:

@@ -126,3 +126,18 @@ def test_seeds_recorded_before_the_rules_do_not_hide_the_primary_rule_or_the_ora
     assert cells[1] == "val-acc"
     # oracle 0.80 + seed/100 against val-acc 0.40, 0.50: gaps 40 and 31 points
     assert oracle_gap(row) == "+35.50 ± 6.36"
+
+
+def test_the_proxy_line_names_each_protocol_s_own_proxy():
+    """The seed's pages keep their sentence; a preset's proxy (lff-cmnist: Adam over every
+    training image) is spelled out, not described as the seed's."""
+    from tests.test_leaderboard_literature import record as preset_record
+    seed_rows = build_rows([rec("erm", 0, 0.5, {"oracle-test": (5, 0.8)}, bias_proxy_agreement=0.9)],
+                           CATALOG)
+    seed_text = "\n".join(selection_section(seed_rows))
+    assert "bias proxy (ERM on 4,096 training images, no bias labels)" in seed_text
+    preset = preset_record("erm", 0.01, 0, 0.9, 0.2)
+    preset.metrics["bias_proxy_agreement"] = 0.95
+    text = "\n".join(selection_section(build_rows([preset], MethodCatalog.from_registry())))
+    assert ("bias proxy (ERM on every training image (1 epoch, Adam lr 0.001, batch 256), "
+            "no bias labels)") in text

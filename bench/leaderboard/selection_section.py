@@ -109,7 +109,10 @@ def _proxy_line(rows: list[Row]) -> list[str]:
     if not values:
         return []
     mean, _, n = mean_std(values)
-    return [f"`pseudo-group`'s bias proxy (ERM on 4,096 training images, no bias labels) "
+    from bench.harness import proxy_settings_for
+    proxies = sorted({proxy_settings_for(r.spec).describe() for row in rows for r in row.records
+                      if "bias_proxy_agreement" in r.metrics})
+    return [f"`pseudo-group`'s bias proxy ({'; '.join(proxies)}, no bias labels) "
             f"predicted the class of the image's colour for {mean * 100:.1f}% of validation "
             f"images on average ({min(values) * 100:.1f}-{max(values) * 100:.1f}% over {n} "
             f"runs).", ""]
