@@ -85,6 +85,19 @@ def test_a_published_figure_appears_beside_ours_with_its_source():
            "selection: last epoch." in page
 
 
+def test_the_gap_table_subtracts_the_published_figure_per_rule_and_marks_large_ones():
+    figure = PublishedFigure("erm", 0.01, 30.0, 1.0, "P", "T", "https://example.org", "s")
+    records = [record("erm", 0.01, 0, 0.9, 0.2), record("erm", 0.01, 1, 0.8, 0.3),
+               record("dfa", 0.01, 0, 1.0, 0.8)]                     # no figure: no gap row
+    page = literature_page(records, CATALOG, "x", (figure,))
+    gaps = page.split("## Ours minus published")[1].split("\n## ")[0]
+    # val-acc: 31.0 - 30.0; oracle-test: (1.0 + 4.5) / 10 = 55.0 - 30.0, beyond 5 points
+    assert "| Vanilla (`erm`) | `val-acc` | — | +1.0 (n=2) | — | — |" in gaps
+    assert "| Vanilla (`erm`) | `oracle-test` | — | +25.0 (n=2) **!** | — | — |" in gaps
+    assert "DFA" not in gaps
+    assert "Ours minus" not in literature_page(records, CATALOG, "x", published=())
+
+
 def test_the_committed_figures_are_denetdms_reruns_cited_once():
     """DeNetDM's Table 1 (the one table read in full): five rows x four ratios, one footnote."""
     page = literature_page([record("erm", 0.005, 0, 1.0, 0.3)], CATALOG, "x")
