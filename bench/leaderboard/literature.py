@@ -70,6 +70,12 @@ GAP_RULES = ("val-acc", "pseudo-group", "last-epoch", "oracle-test")
 GAP_THRESHOLD = 5.0   # points: issue 28 asks for the differences to be tested beyond this
 
 
+def ratio_header(*columns: str) -> list[str]:
+    """The header of a methods x ratios table, after its leading ``columns``."""
+    return ["| " + " | ".join(columns) + " | " + " | ".join(f"{r * 100:g}%" for r in RATIOS)
+            + " |", "|" + "---|" * (len(columns) + len(RATIOS))]
+
+
 def gap_cell(ours: list[float | None], figures: list[PublishedFigure]) -> str:
     s = summarize(ours)
     if s.n == 0 or not figures:
@@ -90,8 +96,7 @@ def gap_lines(by_cell: dict[tuple[str, float], list[RunRecord]],
              f"Our mean minus the published figure, in points of unbiased accuracy (n: our "
              f"seeds); **!** marks a gap beyond {GAP_THRESHOLD:g} points, whose differences "
              f"of setup docs/protocols.md (*Reproduce before explain*) lists and tests.", "",
-             "| method | rule | " + " | ".join(f"{r * 100:g}%" for r in RATIOS) + " |",
-             "|---|---|" + "---|" * len(RATIOS)]
+             *ratio_header("method", "rule")]
     for method in methods:
         name = f"{PAPER_NAMES[method]} (`{method}`)" if method in PAPER_NAMES else f"`{method}`"
         for rule_name in GAP_RULES:
@@ -130,8 +135,7 @@ def variant_lines(variants: dict[str, list[RunRecord]]) -> list[str]:
              "Rows run with a `--set` change to test a difference between the papers' setup "
              "and the preset's (docs/protocols.md, *Reproduce before explain*); same metric, "
              "under the reported rule and the two the papers' code keeps.", "",
-             "| variant | rule | " + " | ".join(f"{r * 100:g}%" for r in RATIOS) + " |",
-             "|---|---|" + "---|" * len(RATIOS)]
+             *ratio_header("variant", "rule")]
     for label, recs in variants.items():
         for name in VARIANT_RULES:
             values = [cell([unbiased_accuracy(m) for rec in recs
@@ -185,8 +189,7 @@ def citation_lines(number: dict[PublishedFigure, int]) -> list[str]:
 def rule_table(by_cell: dict[tuple[str, float], list[RunRecord]], rule: str,
                published: tuple[PublishedFigure, ...], number: dict[PublishedFigure, int]
                ) -> list[str]:
-    lines = ["| method | " + " | ".join(f"{r * 100:g}%" for r in RATIOS) + " |",
-             "|---|" + "---|" * len(RATIOS)]
+    lines = ratio_header("method")
     for method in METHODS:
         if not any(by_cell.get((method, r)) for r in RATIOS):
             continue
