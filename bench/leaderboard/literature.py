@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bench.leaderboard.catalog import MethodCatalog
+from bench.leaderboard.literature_coverage import coverage_lines, run_seconds
 from bench.leaderboard.literature_figures import PUBLISHED, SELECTION, PublishedFigure
 from bench.leaderboard.stats import summarize
 from bench.leaderboard.tables import preset_of
@@ -70,6 +71,11 @@ GAP_RULES = ("val-acc", "pseudo-group", "last-epoch", "oracle-test")
 GAP_THRESHOLD = 5.0   # points: issue 28 asks for the differences to be tested beyond this
 
 
+def method_name(method: str) -> str:
+    """The papers' name beside ours (Vanilla for erm), or ours alone."""
+    return f"{PAPER_NAMES[method]} (`{method}`)" if method in PAPER_NAMES else f"`{method}`"
+
+
 def ratio_header(*columns: str) -> list[str]:
     """The header of a methods x ratios table, after its leading ``columns``."""
     return ["| " + " | ".join(columns) + " | " + " | ".join(f"{r * 100:g}%" for r in RATIOS)
@@ -98,7 +104,7 @@ def gap_lines(by_cell: dict[tuple[str, float], list[RunRecord]],
              f"of setup docs/protocols.md (*Reproduce before explain*) lists and tests.", "",
              *ratio_header("method", "rule")]
     for method in methods:
-        name = f"{PAPER_NAMES[method]} (`{method}`)" if method in PAPER_NAMES else f"`{method}`"
+        name = method_name(method)
         for rule_name in GAP_RULES:
             cells = [gap_cell([unbiased_accuracy(m) for rec in by_cell.get((method, r), [])
                                if (m := picked_metrics(rec, rule_name)) is not None],
@@ -193,7 +199,7 @@ def rule_table(by_cell: dict[tuple[str, float], list[RunRecord]], rule: str,
     for method in METHODS:
         if not any(by_cell.get((method, r)) for r in RATIOS):
             continue
-        name = f"{PAPER_NAMES[method]} (`{method}`)" if method in PAPER_NAMES else f"`{method}`"
+        name = method_name(method)
         values = [cell([unbiased_accuracy(m) for rec in by_cell.get((method, r), [])
                         if (m := picked_metrics(rec, rule)) is not None]) for r in RATIOS]
         lines.append(f"| {name} | " + " | ".join(values) + " |")
@@ -207,7 +213,7 @@ def rule_table(by_cell: dict[tuple[str, float], list[RunRecord]], rule: str,
 def run_time_line(records: list[RunRecord]) -> str:
     by_device: dict[str, float] = defaultdict(float)
     for rec in records:
-        by_device[rec.device] += sum(v for k, v in rec.metrics.items() if k.startswith("seconds_"))
+        by_device[rec.device] += run_seconds(rec)
     parts = [f"{seconds / 3600:.2f} h on {device}" for device, seconds in sorted(by_device.items())]
     return (f"Run time of these {len(records)} runs (data, bias proxy, training, evaluation and "
             f"diagnostics, summed over runs): {', '.join(parts)}.")
@@ -239,6 +245,8 @@ def literature_page(records: list[RunRecord], catalog: MethodCatalog, command: s
                   ""]
     lines += gap_lines(by_cell, published)
     lines += variant_lines(variant_records(records, catalog))
+    lines += coverage_lines(by_cell, METHODS, RATIOS, {m: method_name(m) for m in METHODS},
+                            ratio_header("method"))
     lines += ["## Published figures", ""]
     if published:
         lines += citation_lines(number)
