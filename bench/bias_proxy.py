@@ -39,19 +39,6 @@ class BiasProxySettings:
     subset: int = 4096        # the first training images it sees (a few seconds on a CPU)
     optimizer: str = "sgd"
 
-    def describe(self) -> str:
-        """For pages: "ERM on 4,096 training images" (the seed's proxy, whose optimiser the
-        docs give), or with its own optimiser spelled out, e.g. lff-cmnist's "ERM on every
-        training image (1 epoch, Adam lr 0.001, batch 256)"."""
-        images = "every training image" if self.subset >= 60_000 else \
-            f"{self.subset:,} training images"
-        if self == BiasProxySettings():
-            return f"ERM on {images}"
-        epochs = f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"
-        optimizer = "SGD" if self.optimizer == "sgd" else self.optimizer.capitalize()
-        return (f"ERM on {images} ({epochs}, {optimizer} lr {self.lr:g}, "
-                f"batch {self.batch_size})")
-
 
 def proxy_seed(seed: int) -> int:
     """The proxy's generator seed: derived from the run's seed, apart from the method's."""
