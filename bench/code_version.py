@@ -1,6 +1,10 @@
 """Which version of the training code made a record: a fingerprint of the source of the modules
 a run's numbers depend on (the training loop and harness, data, backbones, selection, and the
-method's own module with the method modules it imports).
+method's own module with the suite's modules it imports: other methods, dfa's two-encoder
+network, llc_guard's LLC and PGD). Before 2026-12-05 only imported *method* modules were
+followed, so dfa and llc_guard records made earlier carry a fingerprint without
+bench.two_encoders or bench.diagnostics, and a row pooling them with later seeds is listed as
+mixed (docs/leaderboard.md).
 
 A leaderboard row pools seeds that may have been run at different commits; the row is one
 experiment only if this code was the same for all of them. Commits alone cannot say so (most
@@ -26,8 +30,11 @@ CORE_MODULES = ("bench.training", "bench.harness", "bench.method", "bench.data",
                 "bench.backbones", "bench.group_inference", "bench.robust_training",
                 "bench.hparams", "bench.metrics")
 DATA_PACKAGE = "bench.datasets"
-_METHOD_IMPORT = re.compile(r"^from bench\.methods\.(\w+) import|^import bench\.methods\.(\w+)",
-                            re.MULTILINE)
+_BENCH_IMPORT = re.compile(r"^from (bench(?:\.\w+)+) import|^import (bench(?:\.\w+)+)",
+                           re.MULTILINE)
+# Imported by every method to declare itself, not to compute: following them would move every
+# method's fingerprint whenever a method is added.
+DECLARATIONS = ("bench.registry", "bench.methods")
 
 
 Reader = Callable[[str], "bytes | None"]    # module name -> its source (None: absent)
@@ -44,10 +51,12 @@ def _installed_data_modules() -> list[str]:
 
 
 def method_modules(method_module: str, read: Reader = _installed_source) -> list[str]:
-    """The method's module and the built-in method modules its source imports (one level:
-    ``ablate_texture`` uses ``greyscale``'s decolouring)."""
+    """The method's module and the suite's modules its source imports (one level), but for
+    the declarations: the method modules it builds on (``ablate_texture`` uses
+    ``greyscale``'s decolouring) and the model or training code it takes from elsewhere in
+    the suite (``dfa``'s two-encoder network, ``llc_guard``'s LLC and PGD)."""
     text = (read(method_module) or b"").decode("utf-8", "replace")
-    found = {f"bench.methods.{a or b}" for a, b in _METHOD_IMPORT.findall(text)}
+    found = {a or b for a, b in _BENCH_IMPORT.findall(text)} - set(DECLARATIONS)
     return sorted({method_module} | found)
 
 

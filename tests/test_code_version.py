@@ -24,9 +24,22 @@ def test_modules_map_to_the_repository_layout():
 
 
 def test_a_method_brings_the_method_modules_it_imports():
-    assert method_modules("bench.methods.ablate_texture") == ["bench.methods.ablate_texture",
-                                                              "bench.methods.greyscale"]
-    assert method_modules("bench.methods.erm") == ["bench.methods.erm"]
+    assert "bench.methods.greyscale" in method_modules("bench.methods.ablate_texture")
+    assert "bench.methods.jtt" not in method_modules("bench.methods.erm")
+
+
+def test_a_method_brings_the_suite_code_it_takes_but_not_the_declarations():
+    """dfa's network lives in bench.two_encoders, llc_guard's LLC in bench.diagnostics: a
+    change there changes those methods' numbers, so it must move their fingerprints."""
+    assert "bench.two_encoders" in method_modules("bench.methods.dfa")
+    assert "bench.diagnostics.llc" in method_modules("bench.methods.llc_guard")
+    source = {"bench.methods.x": b"from bench.registry import METHODS\n"
+                                 b"from bench.methods import helpers\n"
+                                 b"import bench.two_encoders\n"
+                                 b"from bench.diagnostics.pgd import attack\n"
+                                 b"    from bench.store import inner  # indented: not at top\n"}
+    assert method_modules("bench.methods.x", source.get) == [
+        "bench.diagnostics.pgd", "bench.methods.x", "bench.two_encoders"]
 
 
 def test_the_fingerprint_moves_with_the_training_path_only():
@@ -39,16 +52,25 @@ def test_the_fingerprint_moves_with_the_training_path_only():
     assert fingerprint("bench.methods.erm", unrelated.get, []) == base
     other_method = dict(sources, **{"bench.methods.jtt": b"jtt"})
     assert fingerprint("bench.methods.erm", other_method.get, []) == base
+    sources["bench.methods.dfa"] = b"from bench.two_encoders import TwoEncoderNet\n"
+    dfa = fingerprint("bench.methods.dfa", sources.get, [])
+    network = dict(sources, **{"bench.two_encoders": b"another network"})
+    assert fingerprint("bench.methods.dfa", network.get, []) != dfa
+    assert fingerprint("bench.methods.erm", network.get, []) == base
+    registry = dict(sources, **{"bench.registry": b"one more method"})
+    assert fingerprint("bench.methods.dfa", registry.get, []) == dfa
 
 
 @pytest.mark.skipif(not _git_ok(), reason="needs this repository's git history")
 def test_git_gives_the_installed_code_s_fingerprint_for_a_clean_tree():
-    paths = [module_path(m) for m in code_version.CORE_MODULES] + ["datasets/", "methods/"]
+    paths = [module_path(m) for m in code_version.CORE_MODULES] + [
+        "datasets/", "methods/", "bench/two_encoders.py", "bench/diagnostics/"]
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", *paths],
                            capture_output=True, text=True).stdout.strip()
     if dirty:
         pytest.skip("the training path has uncommitted changes")
-    for method in ("bench.methods.erm", "bench.methods.groupdro"):
+    for method in ("bench.methods.erm", "bench.methods.groupdro", "bench.methods.dfa",
+                   "bench.methods.llc_guard"):
         assert fingerprint_at_commit("HEAD", method, REPO) == \
             training_code_fingerprint(method)
 
