@@ -17,7 +17,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.backbones import has_feature_maps
+from bench.backbones import BACKBONES, MLP, has_feature_maps
+
+# DFA's own Colored MNIST encoder (kakaoenterprise/Learning-Debiased-Disentangled
+# module/mlp.py:7-18, MLP_DISENTANGLE): 100 -> 100 -> 16 ReLU units, so its classifiers read
+# 32 features. Registered here, beside the network that uses it, not in bench.backbones: that
+# module is in every method's training-code fingerprint (bench.code_version), this one only in
+# dfa's. ``--set encoder=mlp-100-100-16`` runs dfa with it (docs/protocols.md).
+DFA_MLP_ENCODER = "mlp-100-100-16"
+BACKBONES.add(DFA_MLP_ENCODER, lambda num_classes=10: MLP((100, 100, 16), num_classes))
 
 
 class StackedMaps(nn.Module):
@@ -36,8 +44,12 @@ class StackedMaps(nn.Module):
 class TwoEncoderNet(nn.Module):
     """C_i([E_i(x), E_b(x)]): the intrinsic classifier on both encoders' features."""
 
-    def __init__(self, intrinsic: nn.Module, bias: nn.Module, num_classes: int = 10):
+    def __init__(self, intrinsic: nn.Module, bias: nn.Module, num_classes: int = 10,
+                 encoder: str | None = None):
         super().__init__()
+        # the registered backbone both encoders are, when it is not the run's own backbone
+        # (kept weights name it, so that they rebuild; bench.weights)
+        self.encoder = encoder
         self.intrinsic = intrinsic
         self.bias = bias
         self.num_features = intrinsic.num_features + bias.num_features

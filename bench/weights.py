@@ -6,7 +6,8 @@ tensor or None, "key": record key, "created_at": record time}``, so it loads wit
 ``torch.load(weights_only=True)`` (no pickled code runs on load). A model that masks pooled
 units (a unit-ablation method) is saved as its backbone plus the mask and rebuilt as a
 :class:`UnitMaskedNet`; DFA's two encoders are saved whole (``"composition": "two-encoders"``)
-and rebuilt as a :class:`TwoEncoderNet` of two such backbones.
+and rebuilt as a :class:`TwoEncoderNet` of two such backbones (or of the encoder it names,
+``"encoder"``, when a run chose DFA's own encoder over the run's backbone).
 
 Each store has its own folder because a rerun has the same key as the run it repeats: two
 stores beside each other used to share ``<store folder>/weights/``, and a rerun into a second
@@ -93,6 +94,7 @@ def save_model(model: nn.Module, backbone: str, path: Path | str,
     base, mask = split_wrapper(model)
     payload = {"backbone": backbone,
                **({"composition": TWO_ENCODERS} if isinstance(base, TwoEncoderNet) else {}),
+               **({"encoder": base.encoder} if getattr(base, "encoder", None) else {}),
                "state_dict": {k: v.detach().cpu().clone() for k, v in base.state_dict().items()},
                "feature_mask": None if mask is None else mask.detach().cpu().float().clone()}
     if record is not None:
@@ -142,8 +144,9 @@ def _rebuild(payload: dict) -> nn.Module:
     """An untrained model of the saved architecture."""
     if payload.get("composition") == TWO_ENCODERS:
         classes = payload["state_dict"]["classifier.weight"].shape[0]
-        return TwoEncoderNet(build_backbone(payload["backbone"], classes),
-                             build_backbone(payload["backbone"], classes), classes)
+        encoder = payload.get("encoder") or payload["backbone"]
+        return TwoEncoderNet(build_backbone(encoder, classes), build_backbone(encoder, classes),
+                             classes, encoder=payload.get("encoder"))
     return build_backbone(payload["backbone"])
 
 

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.backbones import build_backbone
 from bench.evaluate import predict
 from bench.hparams import hparam
 from bench.method import FitResult, Method, RunContext
@@ -45,7 +46,7 @@ from bench.methods.lff import LossAverages, generalized_cross_entropy, relative_
 from bench.registry import METHODS
 from bench.supervision import Supervision
 from bench.training import SGDHparams, train
-from bench.two_encoders import TwoEncoderNet
+from bench.two_encoders import DFA_MLP_ENCODER, TwoEncoderNet
 
 
 def swap_bias_features(z_i: torch.Tensor, z_b: torch.Tensor, perm: torch.Tensor
@@ -56,6 +57,9 @@ def swap_bias_features(z_i: torch.Tensor, z_b: torch.Tensor, perm: torch.Tensor
     swapped = z_b[perm]
     return (torch.cat([z_i, swapped.detach()], dim=1),
             torch.cat([z_i.detach(), swapped], dim=1))
+
+
+RUN_BACKBONE = "backbone"
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,11 @@ class DFAHparams(SGDHparams):
     swap_start_step: int = hparam(10_000, low=0)      # steps of warm-up before swapping
     decay_every: int = hparam(0, low=0)               # steps; 0: a constant lr
     decay_factor: float = hparam(1.0, low=0, high=1, low_open=True)
+    # "backbone": both encoders are the run's backbone (the protocol's network, as every
+    # method's); "mlp-100-100-16": DFA's own CMNIST encoder (bench.two_encoders), to test
+    # that difference
+    encoder: str = hparam(RUN_BACKBONE, choices=(RUN_BACKBONE, DFA_MLP_ENCODER),
+                          added_later=True)
 
 
 def _seeded(ctx: RunContext, build: Callable[[], nn.Module]) -> nn.Module:
@@ -107,8 +116,14 @@ class DFA(Method):
 
     def fit(self, ctx: RunContext) -> FitResult:
         hp = self.hparams
-        intrinsic, bias = ctx.new_model(), ctx.new_model()
-        model = _seeded(ctx, lambda: TwoEncoderNet(intrinsic, bias, ctx.num_classes))
+        own = hp.encoder != RUN_BACKBONE
+        if own:   # drawn from the run's generator exactly as ctx.new_model draws
+            intrinsic, bias = (_seeded(ctx, lambda: build_backbone(hp.encoder, ctx.num_classes))
+                               for _ in range(2))
+        else:
+            intrinsic, bias = ctx.new_model(), ctx.new_model()
+        model = _seeded(ctx, lambda: TwoEncoderNet(intrinsic, bias, ctx.num_classes,
+                                                   encoder=hp.encoder if own else None))
         bias_classifier = _seeded(ctx, lambda: nn.Linear(model.num_features, ctx.num_classes))
         digits = ctx.train.labels
         average_i = LossAverages(digits, hp.ema_alpha, ctx.num_classes)

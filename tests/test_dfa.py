@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from bench.backbones import build_backbone
+from bench.errors import ConfigError
+from bench.hparams import check_bounds, spec_fields
 from bench.methods.dfa import DFA, DFAHparams, swap_bias_features
 from bench.method import make_method
-from bench.two_encoders import TwoEncoderNet
+from bench.two_encoders import DFA_MLP_ENCODER, TwoEncoderNet
 from bench.weights import load_model, save_model
 from tests.conftest import make_context
 
@@ -65,3 +68,25 @@ def test_a_fit_past_the_warm_up_swaps_and_is_deterministic(tiny_splits):
     assert fits[0].picks and fits[0].final_model is not None   # chosen among epochs
     x = make_context(tiny_splits, limit=8).val.images[:8]
     assert torch.equal(fits[0].model(x), fits[1].model(x))
+
+
+def test_dfas_own_encoder_gives_32_features_and_its_weights_rebuild(tmp_path, tiny_splits):
+    """--set encoder=mlp-100-100-16: DFA's official CMNIST encoder (module/mlp.py:7-18) in
+    place of the run's backbone; the kept weights name it, so they load back."""
+    hparams = DFAHparams(epochs=1, batch_size=64, optimizer="adam", lr=1e-3,
+                         encoder=DFA_MLP_ENCODER)
+    fit = make_method(DFA, dataclasses.asdict(hparams)).fit(make_context(tiny_splits, limit=128))
+    model = fit.model.eval()
+    assert model.num_features == 32 and model.encoder == DFA_MLP_ENCODER
+    assert model.intrinsic.num_features == model.bias.num_features == 16
+    reloaded = load_model(save_model(model, "baseline", tmp_path / "w.pt"))
+    x = make_context(tiny_splits, limit=8).val.images[:8]
+    assert reloaded.encoder == DFA_MLP_ENCODER and torch.equal(reloaded(x), model(x))
+
+
+def test_the_default_encoder_is_the_runs_backbone_and_others_are_refused():
+    assert DFAHparams().encoder == "backbone"
+    assert "encoder" not in spec_fields(DFAHparams())       # stored keys do not move
+    assert spec_fields(DFAHparams(encoder=DFA_MLP_ENCODER))["encoder"] == DFA_MLP_ENCODER
+    with pytest.raises(ConfigError, match="encoder must be one of backbone, mlp-100-100-16"):
+        check_bounds(DFAHparams(encoder="resnet50"))
