@@ -13,7 +13,10 @@
 #            STORE, which holds the reruns the CPU finished: the sweep resumes it and trains only
 #            the seeds it lacks; then r = 0.02 and 0.01 (erm, jtt, kmeans, groupdro, 3 seeds)
 #   llc      scripts/llc_device.sh parts trajectory and guard (issue 27 items 4 and 5)
-#   lff      issue 28's rows on the lff-cmnist preset (scripts/lff_cmnist_rows.sh)
+#   lff      issue 28's rows on the lff-cmnist preset (scripts/lff_cmnist_rows.sh), LFF_WORKERS
+#            processes, LFF_ARGS appended (e.g. "--methods dfa --seeds 3"); then, if LFF_THEN
+#            is set and the first sweep's duration fits again before LIMIT, a second sweep
+#            with LFF_THEN appended instead (e.g. "--methods dfa --first-seed 3 --seeds 2")
 #   remeasure  every kept r = 0.05 model of STORE at the calibrated LLC settings, once the r =
 #            0.05 reruns have ended (if they end in time)
 #
@@ -32,12 +35,16 @@ SEEDS=${SEEDS:-5}
 WORKERS=${WORKERS:-8}
 JOBS=${JOBS:-reruns llc lff}
 EPOCHS=${EPOCHS:-}                        # empty: each method's own
+LFF_WORKERS=${LFF_WORKERS:-4}
+LFF_ARGS=${LFF_ARGS:-}
+LFF_THEN=${LFF_THEN:-}
 PY=${PY:-python3}
 WORK=${WORK:-/tmp/gpu-session}
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 export BENCH_CACHE_DIR=${BENCH_CACHE_DIR:-$WORK/cache}
 mkdir -p "$OUT" "$WORK/logs" "$WORK/llc" "$WORK/lff"
 T0=$(date +%s)
+export T0 LIMIT   # the lff job's second sweep reads them
 elapsed() { echo $(( $(date +%s) - T0 )); }
 log() { echo "[$(elapsed)s] $*" | tee -a "$WORK/logs/driver.log"; }
 epochs=()
@@ -53,8 +60,9 @@ if ! "$PY" -c "import bench.methods, bench.datasets" 2> /dev/null; then
   "$PY" -m pip install -q --no-index --no-deps --no-build-isolation -e . \
     >> "$WORK/logs/install.log" 2>&1 || log "pip install -e . failed (see install.log)"
 fi
-"$PY" -c "import bench.methods, bench.datasets, devinterp, torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" \
+"$PY" -c "import bench.methods, bench.datasets, torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" \
   2>&1 | tee -a "$WORK/logs/driver.log"
+"$PY" -c "import devinterp" 2> /dev/null || log "no devinterp: the llc job and LLC diagnostics need .whl"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >> "$WORK/logs/driver.log" 2>&1
 nproc >> "$WORK/logs/driver.log"
 
@@ -85,8 +93,14 @@ want reruns && start reruns "
     --diagnostics color,gradcam --workers $WORKERS ${epochs[*]}"
 want llc && start llc "PARTS='trajectory guard' STORE=$STORE DATA_ROOT=$DATA OUT=$WORK/llc \
   PY=$PY bash scripts/llc_device.sh"
-want lff && start lff "WORKERS=4 BENCH='$PY -m bench' bash scripts/lff_cmnist_rows.sh $WORK/lff \
-  --device $DEVICE"
+rows="WORKERS=$LFF_WORKERS BENCH='$PY -m bench' bash scripts/lff_cmnist_rows.sh $WORK/lff --device $DEVICE"
+want lff && start lff "
+  first=\$(date +%s)
+  $rows $LFF_ARGS
+  took=\$(( \$(date +%s) - first ))
+  if [ -n '$LFF_THEN' ] && [ \$(( \$(date +%s) - T0 + took )) -lt $LIMIT ]; then
+    echo second sweep after \$took s; $rows $LFF_THEN
+  fi"
 
 remeasured=no
 while [ "$(elapsed)" -lt "$LIMIT" ]; do
@@ -113,6 +127,9 @@ for name in "${!PIDS[@]}"; do log "$name: $(tail -n 2 "$WORK/logs/$name.log" | t
 weights="${STORE%.sqlite}.weights"
 tar czf "$OUT/reruns.tgz" "$STORE" "$weights" 2> /dev/null
 tar czf "$OUT/llc.tgz" -C "$WORK" llc $(cd "$WORK" && ls llc-remeasured.json 2> /dev/null)
-tar czf "$OUT/lff.tgz" -C "$WORK" lff
+# the store apart from its kept weights: 1-2 MB a run, they could push one file past the
+# 16 MiB that the device tool brings back, and the records need only the store
+tar czf "$OUT/lff.tgz" -C "$WORK" --exclude='*.weights' lff
+tar czf "$OUT/lff-weights.tgz" -C "$WORK" lff 2> /dev/null
 log "packed after $(elapsed)s"
 tar czf "$OUT/logs.tgz" -C "$WORK" logs
