@@ -20,6 +20,10 @@
 #   remeasure  every kept r = 0.05 model of STORE at the calibrated LLC settings, once the r =
 #            0.05 reruns have ended (if they end in time)
 #
+# issue 28's dfa rows, as run on 2026-12-05 (an H100, 16 cores: 12 runs in 5.5 minutes):
+#   OUT=$OUT JOBS=lff LIMIT=515 LFF_WORKERS=12 \
+#     LFF_ARGS="--methods dfa --conflict-ratios 0.005,0.01,0.02,0.05 --seeds 3" bash scripts/gpu_session.sh
+#
 # A smoke run on a CPU, over a store of one-epoch mnist-5k runs, before spending device time:
 #   OUT=/tmp/o STORE=/tmp/s/r.sqlite DEVICE=cpu SOURCE=mnist-5k EPOCHS=1 SEEDS=1 WORKERS=1 \
 #     METHODS=erm JOBS=reruns LIMIT=600 bash scripts/gpu_session.sh
@@ -35,6 +39,7 @@ SEEDS=${SEEDS:-5}
 WORKERS=${WORKERS:-8}
 JOBS=${JOBS:-reruns llc lff}
 EPOCHS=${EPOCHS:-}                        # empty: each method's own
+MPS=${MPS:-1}                             # 1: start CUDA MPS for the GPU's processes
 LFF_WORKERS=${LFF_WORKERS:-4}
 LFF_ARGS=${LFF_ARGS:-}
 LFF_THEN=${LFF_THEN:-}
@@ -64,6 +69,21 @@ fi
   2>&1 | tee -a "$WORK/logs/driver.log"
 "$PY" -c "import devinterp" 2> /dev/null || log "no devinterp: the llc job and LLC diagnostics need .whl"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >> "$WORK/logs/driver.log" 2>&1
+# CUDA MPS lets the small kernels of many processes run at once instead of taking turns; if
+# its daemon will not start, or a client cannot reach the GPU through it, run without it.
+# (The dfa rows of 2026-12-05 ran with it: docs/performance.md.)
+if [ "$DEVICE" = cuda ] && [ "${MPS:-1}" = 1 ]; then
+  export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if command -v nvidia-cuda-mps-control > /dev/null && nvidia-cuda-mps-control -d \
+      && timeout 60 "$PY" -c "import torch; torch.ones(1).cuda().sum().item()"; then
+    log "CUDA MPS on"
+  else
+    echo quit | nvidia-cuda-mps-control 2> /dev/null
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    log "CUDA MPS off"
+  fi
+fi
 nproc >> "$WORK/logs/driver.log"
 
 # --- the jobs, each in its own process group so that the stop reaches its workers -----------
@@ -133,3 +153,4 @@ tar czf "$OUT/lff.tgz" -C "$WORK" --exclude='*.weights' lff
 tar czf "$OUT/lff-weights.tgz" -C "$WORK" lff 2> /dev/null
 log "packed after $(elapsed)s"
 tar czf "$OUT/logs.tgz" -C "$WORK" logs
+if [ -n "${CUDA_MPS_PIPE_DIRECTORY:-}" ]; then echo quit | nvidia-cuda-mps-control 2> /dev/null; fi
