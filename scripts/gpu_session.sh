@@ -72,7 +72,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader >> "$WORK/logs/
 # CUDA MPS lets the small kernels of many processes run at once instead of taking turns; if
 # its daemon will not start, or a client cannot reach the GPU through it, run without it.
 # (The dfa rows of 2026-12-05 ran with it: docs/performance.md.)
-if [ "$DEVICE" = cuda ] && [ "${MPS:-1}" = 1 ]; then
+if [ "$DEVICE" = cuda ] && [ "$MPS" = 1 ]; then
   export CUDA_MPS_PIPE_DIRECTORY=$WORK/mps CUDA_MPS_LOG_DIRECTORY=$WORK/mps-log
   mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
   if command -v nvidia-cuda-mps-control > /dev/null && nvidia-cuda-mps-control -d \
@@ -148,7 +148,8 @@ weights="${STORE%.sqlite}.weights"
 tar czf "$OUT/reruns.tgz" "$STORE" "$weights" 2> /dev/null
 tar czf "$OUT/llc.tgz" -C "$WORK" llc $(cd "$WORK" && ls llc-remeasured.json 2> /dev/null)
 # the store apart from its kept weights: 1-2 MB a run, they could push one file past the
-# 16 MiB that the device tool brings back, and the records need only the store
+# 16 MiB that the device tool brings back, and the records need only the store; the weights'
+# own file comes back only while it is under that limit (12 dfa runs: 23 MB, left out)
 tar czf "$OUT/lff.tgz" -C "$WORK" --exclude='*.weights' lff
 tar czf "$OUT/lff-weights.tgz" -C "$WORK" lff 2> /dev/null
 log "packed after $(elapsed)s"
